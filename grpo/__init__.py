@@ -1,0 +1,1 @@
+"""A compact GRPO trainer fed by the batched reward service."""

@@ -1,0 +1,176 @@
+"""Verifier and its combinators: `a & b` (gate), `a | b` (fallback), `w * a` (scale), `a + b` (sum).
+
+Each combinator's repr names exactly what is rewarded, so a logged spec can be read back.
+
+    >>> from verifiers import format_verifier, math_verifier
+    >>> reward = 0.1 * format_verifier() + math_verifier()
+    >>> reward("<think>2+2</think><answer>4</answer>", "4").value
+    1.1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from verifiers.score import Score
+
+
+class Verifier:
+    """A callable `(completion: str, reference) -> Score` with composition operators.
+
+    Subclasses set `name` and implement `score`. Any plain callable with that shape
+    becomes a Verifier through `Verifier.wrap(fn, name)`.
+    """
+
+    name: str = "verifier"
+
+    def score(self, completion: str, reference: Any) -> Score:
+        raise NotImplementedError
+
+    def __call__(self, completion: str, reference: Any = None) -> Score:
+        return self.score(completion, reference)
+
+    # --- composition -----------------------------------------------------------------
+    def __and__(self, other: Verifier) -> Verifier:
+        return Gate(self, _as_verifier(other))
+
+    def __or__(self, other: Verifier) -> Verifier:
+        return Fallback(self, _as_verifier(other))
+
+    def __add__(self, other: Verifier) -> Verifier:
+        return Sum(self, _as_verifier(other))
+
+    def __mul__(self, weight: float) -> Verifier:
+        if not isinstance(weight, int | float) or isinstance(weight, bool):
+            return NotImplemented
+        return Scaled(float(weight), self)
+
+    __rmul__ = __mul__
+
+    def __repr__(self) -> str:
+        return self.name
+
+    @staticmethod
+    def wrap(fn: Callable[[str, Any], Score | float | bool], name: str | None = None) -> Verifier:
+        return FunctionVerifier(fn, name or getattr(fn, "__name__", "fn"))
+
+
+def _as_verifier(x: Any) -> Verifier:
+    if isinstance(x, Verifier):
+        return x
+    if callable(x):
+        return Verifier.wrap(x)
+    raise TypeError(f"cannot compose a verifier with {type(x).__name__}")
+
+
+class FunctionVerifier(Verifier):
+    """Wraps a callable. A float result becomes Score(value, passed=value>=1); a bool, 1.0/0.0."""
+
+    def __init__(self, fn: Callable[[str, Any], Score | float | bool], name: str):
+        self.fn, self.name = fn, name
+
+    def score(self, completion: str, reference: Any) -> Score:
+        out = self.fn(completion, reference)
+        if isinstance(out, Score):
+            s = out
+        elif isinstance(out, bool):
+            s = Score(float(out), out, "ok" if out else "mismatch")
+        elif isinstance(out, int | float):
+            s = Score(float(out), float(out) >= 1.0, "ok" if float(out) >= 1.0 else "mismatch")
+        else:
+            raise TypeError(f"verifier {self.name!r} returned {type(out).__name__}, expected Score, float or bool")
+        return s if s.parts else Score(s.value, s.passed, s.reason, {self.name: s.value})
+
+
+def _parts(s: Score, name: str) -> dict[str, float]:
+    return dict(s.parts) if s.parts else {name: s.value}
+
+
+def _paren(v: Verifier, parent: type) -> str:
+    # Parenthesise a child whose operator binds looser than its parent's (Python precedence:
+    # * > + > & > |), so the repr parses back to the same tree.
+    rank = {Scaled: 3, Sum: 2, Gate: 1, Fallback: 0}
+    r = repr(v)
+    return f"({r})" if type(v) in rank and rank[type(v)] < rank.get(parent, 4) else r
+
+
+class Gate(Verifier):
+    """`a & b`: b's value only if a passed, else 0. Passed when both passed."""
+
+    def __init__(self, a: Verifier, b: Verifier):
+        self.a, self.b = a, b
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return repr(self)
+
+    def score(self, completion: str, reference: Any) -> Score:
+        sa = self.a(completion, reference)
+        if not sa.passed:
+            parts = _parts(sa, repr(self.a))
+            return Score(0.0, False, sa.reason, parts)
+        sb = self.b(completion, reference)
+        return Score(sb.value, sb.passed, sb.reason, {**_parts(sa, repr(self.a)), **_parts(sb, repr(self.b))})
+
+    def __repr__(self) -> str:
+        return f"{_paren(self.a, Gate)} & {_paren(self.b, Gate)}"
+
+
+class Fallback(Verifier):
+    """`a | b`: the first that passes; if none passes, the last one's score."""
+
+    def __init__(self, a: Verifier, b: Verifier):
+        self.a, self.b = a, b
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return repr(self)
+
+    def score(self, completion: str, reference: Any) -> Score:
+        sa = self.a(completion, reference)
+        if sa.passed:
+            return sa
+        sb = self.b(completion, reference)
+        return Score(sb.value, sb.passed, sb.reason, {**_parts(sa, repr(self.a)), **_parts(sb, repr(self.b))})
+
+    def __repr__(self) -> str:
+        return f"{_paren(self.a, Fallback)} | {_paren(self.b, Fallback)}"
+
+
+class Scaled(Verifier):
+    """`w * a`: w times a's value; passed is a's."""
+
+    def __init__(self, weight: float, a: Verifier):
+        self.weight, self.a = weight, a
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return repr(self)
+
+    def score(self, completion: str, reference: Any) -> Score:
+        s = self.a(completion, reference)
+        return Score(self.weight * s.value, s.passed, s.reason, _parts(s, repr(self.a)))
+
+    def __repr__(self) -> str:
+        return f"{self.weight:g}*{_paren(self.a, Scaled)}"
+
+
+class Sum(Verifier):
+    """`a + b`: the sum of values; passed when all passed; reason is the first non-ok one."""
+
+    def __init__(self, a: Verifier, b: Verifier):
+        self.a, self.b = a, b
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return repr(self)
+
+    def score(self, completion: str, reference: Any) -> Score:
+        sa, sb = self.a(completion, reference), self.b(completion, reference)
+        reason = sa.reason if sa.reason != "ok" else sb.reason
+        return Score(sa.value + sb.value, sa.passed and sb.passed, reason,
+                     {**_parts(sa, repr(self.a)), **_parts(sb, repr(self.b))})
+
+    def __repr__(self) -> str:
+        return f"{_paren(self.a, Sum)} + {_paren(self.b, Sum)}"
