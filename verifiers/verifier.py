@@ -31,6 +31,14 @@ class Verifier:
     def __call__(self, completion: str, reference: Any = None) -> Score:
         return self.score(completion, reference)
 
+    def children(self) -> tuple[Verifier, ...]:
+        return ()
+
+    def budget_s(self, reference: Any) -> float:
+        """Seconds this verifier may legitimately need beyond the service's base deadline
+        (a code verifier running many tests); combinators add up their children's."""
+        return sum(c.budget_s(reference) for c in self.children())
+
     # --- composition -----------------------------------------------------------------
     def __and__(self, other: Verifier) -> Verifier:
         return Gate(self, _as_verifier(other))
@@ -101,6 +109,9 @@ class Gate(Verifier):
     def __init__(self, a: Verifier, b: Verifier):
         self.a, self.b = a, b
 
+    def children(self) -> tuple[Verifier, ...]:
+        return (self.a, self.b)
+
     @property
     def name(self) -> str:  # type: ignore[override]
         return repr(self)
@@ -123,6 +134,9 @@ class Fallback(Verifier):
     def __init__(self, a: Verifier, b: Verifier):
         self.a, self.b = a, b
 
+    def children(self) -> tuple[Verifier, ...]:
+        return (self.a, self.b)
+
     @property
     def name(self) -> str:  # type: ignore[override]
         return repr(self)
@@ -144,9 +158,20 @@ class Scaled(Verifier):
     def __init__(self, weight: float, a: Verifier):
         self.weight, self.a = weight, a
 
+    def children(self) -> tuple[Verifier, ...]:
+        return (self.a,)
+
     @property
     def name(self) -> str:  # type: ignore[override]
         return repr(self)
+
+    def __mul__(self, weight: float) -> Verifier:
+        # Fold nested weights so `-1 * (0.5 * a)` reads back as `-0.5*a`.
+        if not isinstance(weight, int | float) or isinstance(weight, bool):
+            return NotImplemented
+        return Scaled(self.weight * float(weight), self.a)
+
+    __rmul__ = __mul__
 
     def score(self, completion: str, reference: Any) -> Score:
         s = self.a(completion, reference)
@@ -161,6 +186,9 @@ class Sum(Verifier):
 
     def __init__(self, a: Verifier, b: Verifier):
         self.a, self.b = a, b
+
+    def children(self) -> tuple[Verifier, ...]:
+        return (self.a, self.b)
 
     @property
     def name(self) -> str:  # type: ignore[override]
