@@ -37,7 +37,7 @@ from multiprocess import forkserver, popen_forkserver, reduction, spawn, util
 from multiprocess.connection import wait
 from multiprocess.context import ForkServerProcess
 
-from verifiers.score import BadReference, Score, ServiceError
+from verifiers.score import BadReference, Score, ServiceError, SpecError
 from verifiers.spec import _REGISTRY, parse_spec, register
 from verifiers.verifier import Verifier
 
@@ -225,11 +225,19 @@ class RewardService:
         if len(references) != n or (specs is not None and len(specs) != n):
             raise ValueError(f"batch lengths differ: {n} completions, {len(references)} references"
                              + (f", {len(specs)} specs" if specs is not None else ""))
-        keys = [self._resolve(s if s is not None else self.default_spec) for s in (specs or [None] * n)]
+        # A bad per-item spec fails that item alone; the default spec was checked at start.
+        keys: list[str | None] = []
+        spec_errors: dict[int, str] = {}
         with self._lock:
             if self._closed:
                 raise ServiceError("the reward service is closed")
-            return self._run(list(completions), list(references), keys)
+            for i, spec in enumerate(specs or [None] * n):
+                try:
+                    keys.append(self._resolve(spec if spec is not None else self.default_spec))
+                except SpecError as e:
+                    keys.append(None)
+                    spec_errors[i] = f"bad reward spec: {e}"
+            return self._run(list(completions), list(references), keys, spec_errors)
 
     def close(self) -> None:
         with self._lock:
@@ -257,7 +265,8 @@ class RewardService:
             self._verifiers[spec] = parse_spec(spec)
         return spec
 
-    def _run(self, completions: list[str], references: list[Any], keys: list[str]) -> list[Outcome]:
+    def _run(self, completions: list[str], references: list[Any], keys: list[str | None],
+             spec_errors: dict[int, str]) -> list[Outcome]:
         n = len(completions)
         results: list[Outcome | None] = [None] * n
         # Exact duplicates are scored once: `owners[k]` lists the batch indices of unique item k.
@@ -265,6 +274,9 @@ class RewardService:
         owners: list[list[int]] = []
         items: list[tuple[str, str, Any, tuple[str, str, str]]] = []
         for i in range(n):
+            if keys[i] is None:
+                results[i] = Outcome(Score(0.0, False, "error"), spec_errors[i])
+                continue
             if not isinstance(completions[i], str):
                 results[i] = Outcome(Score(0.0, False, "error"), f"completion is {type(completions[i]).__name__}, not text")
                 continue

@@ -1,0 +1,239 @@
+"""The `verify` command: score JSONL records through the batched reward service.
+
+    verify fixtures/sample_math.jsonl --reward "0.1*format + math" -o scored.jsonl
+    verify doctor        # what the sandbox can isolate on this machine
+
+Every input line gets exactly one output line, in order. A line that is not a JSON object,
+or lacks the completion or the reference, gets `error` and `reward: null`; so does a record
+whose reference the verifier rejects. The run goes on, stderr names the bad lines, and the
+exit status is 1. A summary (count, mean reward, pass rate, reasons, throughput) goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import IO, Any
+
+from verifiers.score import SpecError
+
+EXIT_OK, EXIT_BAD_RECORDS, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="verify",
+        description="Score JSONL records (completion + reference) with a reward spec. "
+        "Subcommands: `verify doctor` (sandbox isolation report), `verify serve` (HTTP server).",
+    )
+    p.add_argument("input", nargs="?", default="-", help="input JSONL file (default: stdin)")
+    p.add_argument("-o", "--output", default="-", help="output JSONL file (default: stdout)")
+    p.add_argument("--reward", default="math", help='reward spec, e.g. "0.1*format + math" (default: math)')
+    p.add_argument("--completion-key", default="completion", help="field holding the model's text")
+    p.add_argument("--reference-key", default="reference", help="field holding the gold answer (or tests)")
+    p.add_argument("--spec-key", default="reward_spec",
+                   help="optional per-record field that overrides --reward for that record")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: CPU count)")
+    p.add_argument("--timeout", type=float, default=10.0, help="deadline per item in seconds (default: 10)")
+    p.add_argument("--batch-size", type=int, default=512, help="records scored per batch (default: 512)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    return p
+
+
+class _Progress:
+    """A one-line progress bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self, total_bytes: int | None, enabled: bool):
+        self.total, self.enabled, self.start = total_bytes, enabled and sys.stderr.isatty(), time.monotonic()
+
+    def update(self, done_bytes: int, records: int) -> None:
+        if not self.enabled:
+            return
+        rate = records / max(1e-9, time.monotonic() - self.start)
+        if self.total:
+            frac = min(1.0, done_bytes / self.total)
+            bar = "#" * int(30 * frac)
+            sys.stderr.write(f"\r[{bar:<30}] {100 * frac:5.1f}%  {records} records  {rate:,.0f}/s")
+        else:
+            sys.stderr.write(f"\r{records} records  {rate:,.0f}/s")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def _read_batches(stream: IO[str], size: int) -> Iterator[list[tuple[int, str]]]:
+    batch: list[tuple[int, str]] = []
+    for lineno, line in enumerate(stream, start=1):
+        batch.append((lineno, line))
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _check_record(line: str, args: argparse.Namespace) -> tuple[dict | None, Any, str | None]:
+    """(record, reference, error): the record and its reference, or why the line is unusable."""
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError as e:
+        return None, None, f"not valid JSON: {e.msg} at column {e.colno}"
+    if not isinstance(rec, dict):
+        return None, None, f"expected a JSON object, got {type(rec).__name__}"
+    if args.completion_key not in rec:
+        return rec, None, f"missing field {args.completion_key!r}"
+    if not isinstance(rec[args.completion_key], str):
+        return rec, None, f"field {args.completion_key!r} must be a string, got {type(rec[args.completion_key]).__name__}"
+    if args.reference_key in rec:
+        ref = rec[args.reference_key]
+    elif "tests" in rec:  # code records may carry their tests under `tests` (DESIGN.md)
+        ref = rec["tests"]
+    else:
+        return rec, None, f"missing field {args.reference_key!r}"
+    spec = rec.get(args.spec_key)
+    if spec is not None and not isinstance(spec, str):
+        return rec, None, f"field {args.spec_key!r} must be a spec string"
+    return rec, ref, None
+
+
+def _error_record(rec: dict | None, raw: str, error: str) -> dict:
+    out = dict(rec) if isinstance(rec, dict) else {"line": raw.rstrip("\n")[:1000]}
+    out.update(reward=None, passed=None, reason="bad_input", parts={}, error=error)
+    return out
+
+
+def run(args: argparse.Namespace, stdin: IO[str], stdout: IO[str]) -> int:
+    from verifiers.service import UNSCORED_REASONS, RewardService
+
+    inp = stdin if args.input == "-" else open(args.input, encoding="utf-8")  # noqa: SIM115
+    out = stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
+    total_bytes = os.path.getsize(args.input) if args.input != "-" else None
+    progress = _Progress(total_bytes, not args.quiet)
+    rewards: list[float] = []
+    passed = 0
+    reasons: Counter[str] = Counter()
+    bad: list[tuple[int, str]] = []
+    n_records, done_bytes, start = 0, 0, time.monotonic()
+    try:
+        with RewardService(args.reward, workers=args.workers, timeout_s=args.timeout) as service:
+            for batch in _read_batches(inp, args.batch_size):
+                checked = [_check_record(line, args) for _, line in batch]
+                for (lineno, _), (_, _, err) in zip(batch, checked, strict=True):
+                    if err:
+                        bad.append((lineno, err))
+                good = [i for i, (_, _, err) in enumerate(checked) if err is None]
+                outcomes = service.score_outcomes(
+                    [checked[i][0][args.completion_key] for i in good],
+                    [checked[i][1] for i in good],
+                    [checked[i][0].get(args.spec_key) for i in good],
+                ) if good else []
+                scored = dict(zip(good, outcomes, strict=True))
+                for i, ((lineno, line), (rec, _, err)) in enumerate(zip(batch, checked, strict=True)):
+                    if err is None and scored[i].score.reason in ("bad_reference", "error"):
+                        err = scored[i].error or scored[i].score.reason
+                        bad.append((lineno, err))
+                    if err is not None:
+                        row = _error_record(rec, line, err)
+                    else:
+                        s = scored[i].score
+                        row = {**rec, **s.to_dict()}
+                        if s.reason in UNSCORED_REASONS and scored[i].error:
+                            row["error"] = scored[i].error
+                        rewards.append(s.value)
+                        passed += s.passed
+                        reasons[s.reason] += 1
+                    out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    done_bytes += len(line.encode("utf-8"))
+                n_records += len(batch)
+                out.flush()
+                progress.update(done_bytes, n_records)
+    finally:
+        progress.close()
+        if inp is not stdin:
+            inp.close()
+        if out is not stdout:
+            out.close()
+    elapsed = time.monotonic() - start
+    if not args.quiet:
+        _summary(n_records, rewards, passed, reasons, bad, elapsed, args.reward)
+    elif bad:
+        _report_bad(bad)
+    return EXIT_BAD_RECORDS if bad else EXIT_OK
+
+
+def _report_bad(bad: list[tuple[int, str]]) -> None:
+    for lineno, err in bad[:20]:
+        print(f"verify: line {lineno}: {err}", file=sys.stderr)
+    if len(bad) > 20:
+        print(f"verify: ... and {len(bad) - 20} more bad lines", file=sys.stderr)
+
+
+def _summary(n: int, rewards: list[float], passed: int, reasons: Counter[str], bad: list[tuple[int, str]],
+             elapsed: float, spec: str) -> None:
+    scored = len(rewards)
+    mean = sum(rewards) / scored if scored else float("nan")
+    lines = [
+        f"verify: {n} records, {scored} scored, {len(bad)} bad  (reward: {spec})",
+        f"  mean reward {mean:.4f}   pass rate {passed / scored if scored else float('nan'):.4f}",
+        "  reasons: " + (", ".join(f"{r} {c}" for r, c in reasons.most_common()) or "none"),
+        f"  {elapsed:.2f}s, {n / max(elapsed, 1e-9):,.1f} records/s",
+    ]
+    if "code" in spec:
+        try:
+            from sandboxes import isolation_report
+
+            lines.append(f"  sandbox isolation: {isolation_report().get('level', '?')}")
+        except (ImportError, AttributeError):
+            pass
+    print("\n".join(lines), file=sys.stderr)
+    if bad:
+        _report_bad(bad)
+
+
+def doctor() -> int:
+    """Print what this machine's sandbox can isolate (the levels are described in README)."""
+    try:
+        from sandboxes import isolation_report
+    except ImportError as e:
+        print(f"verify doctor: sandboxes unavailable: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(isolation_report(), indent=2, default=str))
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["doctor"]:
+        return doctor()
+    if argv[:1] == ["serve"]:
+        try:
+            from verifiers.server import main as serve_main
+        except ImportError as e:
+            print(f"verify serve needs the server extra: pip install -e '.[serve]' ({e})", file=sys.stderr)
+            return EXIT_USAGE
+        return serve_main(argv[1:])
+    args = _parser().parse_args(argv)
+    if args.batch_size < 1 or (args.workers is not None and args.workers < 1) or args.timeout <= 0:
+        print("verify: --batch-size and --workers must be >= 1 and --timeout > 0", file=sys.stderr)
+        return EXIT_USAGE
+    if args.input != "-" and not os.path.isfile(args.input):
+        print(f"verify: no such input file: {args.input}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return run(args, sys.stdin, sys.stdout)
+    except SpecError as e:
+        print(f"verify: bad --reward: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # `verify ... | head`
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
