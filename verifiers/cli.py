@@ -42,6 +42,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=10.0, help="deadline per item in seconds (default: 10)")
     p.add_argument("--batch-size", type=int, default=512, help="records scored per batch (default: 512)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    ev = p.add_argument_group("evaluation over several samples per problem")
+    ev.add_argument("--group-key", help="field naming the problem a sample belongs to (enables pass@k, maj@k)")
+    ev.add_argument("--k", help="comma-separated k values (default: 1, 2, 4, ... up to the largest group)")
+    ev.add_argument("--report", help="write the per-group and overall report here (JSON)")
+    ev.add_argument("--plot", help="draw pass@k and maj@k against k into this PNG")
+    rs = p.add_argument_group("rejection sampling (the output keeps only selected records)")
+    rs.add_argument("--keep", help="'passed' or 'reward>=X' (also >, ==): write only records that satisfy it")
+    rs.add_argument("--max-per-group", type=int, help="keep at most this many records per group")
+    rs.add_argument("--dedupe", action="store_true", help="keep at most one record per equivalent answer in a group")
     return p
 
 
@@ -100,6 +109,8 @@ def _check_record(line: str, args: argparse.Namespace) -> tuple[dict | None, Any
     spec = rec.get(args.spec_key)
     if spec is not None and not isinstance(spec, str):
         return rec, None, f"field {args.spec_key!r} must be a spec string"
+    if args.group_key and args.group_key not in rec:
+        return rec, None, f"missing field {args.group_key!r}"
     return rec, ref, None
 
 
@@ -109,6 +120,67 @@ def _error_record(rec: dict | None, raw: str, error: str) -> dict:
     return out
 
 
+class _Selection:
+    """Per-group bookkeeping for evaluation (pass@k, maj@k) and rejection sampling (--keep)."""
+
+    def __init__(self, args: argparse.Namespace):
+        from verifiers.evaluate import Group, KeepRule
+
+        self.args, self.Group = args, Group
+        self.keep = KeepRule.parse(args.keep) if args.keep else None
+        self.groups: dict[str, Group] = {}
+        self.kept = 0
+        self._same: Any = None
+
+    def same(self, a: str, b: str) -> bool:
+        if self._same is None:
+            from verifiers.math_answers import math_equal
+
+            self._same = math_equal
+        return self._same(a, b)
+
+    def group(self, rec: dict | None) -> Any:
+        if not self.args.group_key or not isinstance(rec, dict) or self.args.group_key not in rec:
+            return None
+        key = str(rec[self.args.group_key])
+        if key not in self.groups:
+            self.groups[key] = self.Group(key)
+        return self.groups[key]
+
+    def observe(self, rec: dict, reference: Any, reward: float, passed: bool) -> bool:
+        """Record one scored sample; return whether the output keeps it."""
+        from verifiers.extract import extract_answer
+
+        g = self.group(rec)
+        answer = extract_answer(rec[self.args.completion_key]) if isinstance(reference, str) else \
+            rec[self.args.completion_key].strip()
+        if g is not None:
+            g.add(reference, passed, answer)
+        if self.keep is None:
+            return True
+        if not self.keep(reward, passed):
+            return False
+        if g is not None:
+            if self.args.max_per_group is not None and g.kept >= self.args.max_per_group:
+                return False
+            if self.args.dedupe and any(self._duplicate(answer, k, reference) for k in g.kept_answers):
+                return False
+            g.kept += 1
+            g.kept_answers.append(answer)
+        self.kept += 1
+        return True
+
+    def _duplicate(self, answer: str | None, kept: str | None, reference: Any) -> bool:
+        if answer is None or kept is None:
+            return answer == kept
+        return self.same(answer, kept) if isinstance(reference, str) else answer == kept
+
+    def bad(self, rec: dict | None) -> None:
+        g = self.group(rec)
+        if g is not None:
+            g.bad_lines += 1
+
+
 def run(args: argparse.Namespace, stdin: IO[str], stdout: IO[str]) -> int:
     from verifiers.service import UNSCORED_REASONS, RewardService
 
@@ -116,6 +188,7 @@ def run(args: argparse.Namespace, stdin: IO[str], stdout: IO[str]) -> int:
     out = stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
     total_bytes = os.path.getsize(args.input) if args.input != "-" else None
     progress = _Progress(total_bytes, not args.quiet)
+    selection = _Selection(args)
     rewards: list[float] = []
     passed = 0
     reasons: Counter[str] = Counter()
@@ -125,9 +198,6 @@ def run(args: argparse.Namespace, stdin: IO[str], stdout: IO[str]) -> int:
         with RewardService(args.reward, workers=args.workers, timeout_s=args.timeout) as service:
             for batch in _read_batches(inp, args.batch_size):
                 checked = [_check_record(line, args) for _, line in batch]
-                for (lineno, _), (_, _, err) in zip(batch, checked, strict=True):
-                    if err:
-                        bad.append((lineno, err))
                 good = [i for i, (_, _, err) in enumerate(checked) if err is None]
                 outcomes = service.score_outcomes(
                     [checked[i][0][args.completion_key] for i in good],
@@ -135,22 +205,25 @@ def run(args: argparse.Namespace, stdin: IO[str], stdout: IO[str]) -> int:
                     [checked[i][0].get(args.spec_key) for i in good],
                 ) if good else []
                 scored = dict(zip(good, outcomes, strict=True))
-                for i, ((lineno, line), (rec, _, err)) in enumerate(zip(batch, checked, strict=True)):
+                for i, ((lineno, line), (rec, ref, err)) in enumerate(zip(batch, checked, strict=True)):
                     if err is None and scored[i].score.reason in ("bad_reference", "error"):
                         err = scored[i].error or scored[i].score.reason
-                        bad.append((lineno, err))
-                    if err is not None:
-                        row = _error_record(rec, line, err)
-                    else:
-                        s = scored[i].score
-                        row = {**rec, **s.to_dict()}
-                        if s.reason in UNSCORED_REASONS and scored[i].error:
-                            row["error"] = scored[i].error
-                        rewards.append(s.value)
-                        passed += s.passed
-                        reasons[s.reason] += 1
-                    out.write(json.dumps(row, ensure_ascii=False) + "\n")
                     done_bytes += len(line.encode("utf-8"))
+                    if err is not None:
+                        bad.append((lineno, err))
+                        selection.bad(rec)
+                        if selection.keep is None:
+                            out.write(json.dumps(_error_record(rec, line, err), ensure_ascii=False) + "\n")
+                        continue
+                    s = scored[i].score
+                    row = {**rec, **s.to_dict()}
+                    if s.reason in UNSCORED_REASONS and scored[i].error:
+                        row["error"] = scored[i].error
+                    rewards.append(s.value)
+                    passed += s.passed
+                    reasons[s.reason] += 1
+                    if selection.observe(rec, ref, s.value, s.passed):
+                        out.write(json.dumps(row, ensure_ascii=False) + "\n")
                 n_records += len(batch)
                 out.flush()
                 progress.update(done_bytes, n_records)
@@ -165,7 +238,32 @@ def run(args: argparse.Namespace, stdin: IO[str], stdout: IO[str]) -> int:
         _summary(n_records, rewards, passed, reasons, bad, elapsed, args.reward)
     elif bad:
         _report_bad(bad)
+    if selection.groups or selection.keep:
+        _evaluation(args, selection)
     return EXIT_BAD_RECORDS if bad else EXIT_OK
+
+
+def _evaluation(args: argparse.Namespace, selection: _Selection) -> None:
+    from verifiers.evaluate import build_report, default_ks, format_table, plot_report
+
+    groups = selection.groups
+    if selection.keep is not None:
+        none = [g.key for g in groups.values() if g.kept == 0]
+        msg = f"verify: kept {selection.kept} records (--keep {args.keep})"
+        if groups:
+            msg += f" from {len(groups)} groups; {len(none)} groups kept none" + (f": {', '.join(none[:10])}" if none else "")
+        print(msg, file=sys.stderr)
+    if not groups:
+        return
+    ks = [int(k) for k in args.k.split(",")] if args.k else default_ks(max(len(g.passed) for g in groups.values()))
+    report = build_report(groups, ks, selection.same)
+    if not args.quiet:
+        print(format_table(report), file=sys.stderr)
+    if args.report:
+        with open(args.report, "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=1)
+    if args.plot:
+        plot_report(report, args.plot)
 
 
 def _report_bad(bad: list[tuple[int, str]]) -> None:
@@ -223,6 +321,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.batch_size < 1 or (args.workers is not None and args.workers < 1) or args.timeout <= 0:
         print("verify: --batch-size and --workers must be >= 1 and --timeout > 0", file=sys.stderr)
         return EXIT_USAGE
+    if (args.max_per_group is not None or args.dedupe) and not args.group_key:
+        print("verify: --max-per-group and --dedupe need --group-key", file=sys.stderr)
+        return EXIT_USAGE
+    if args.max_per_group is not None and args.max_per_group < 1:
+        print("verify: --max-per-group must be >= 1", file=sys.stderr)
+        return EXIT_USAGE
+    if args.k is not None:
+        try:
+            ks = [int(k) for k in args.k.split(",")]
+        except ValueError:
+            ks = []
+        if not ks or min(ks) < 1:
+            print(f"verify: --k must be comma-separated positive integers, got {args.k!r}", file=sys.stderr)
+            return EXIT_USAGE
+    if args.keep is not None:
+        from verifiers.evaluate import KeepRule
+
+        try:
+            KeepRule.parse(args.keep)
+        except ValueError as e:
+            print(f"verify: {e}", file=sys.stderr)
+            return EXIT_USAGE
     if args.input != "-" and not os.path.isfile(args.input):
         print(f"verify: no such input file: {args.input}", file=sys.stderr)
         return EXIT_USAGE
