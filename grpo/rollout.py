@@ -1,0 +1,93 @@
+"""Rollouts: G sampled completions per prompt with `generate` (KV cache, temperature, top-p,
+stop at eos), kept as token lists together with their scores.
+
+Rows are grouped: row p·G + g is completion g of prompt p. A completion ends at its first eos
+(included, so the model learns to stop); one that reaches max_new_tokens without eos is
+`truncated`.
+
+    pytest tests/grpo/test_train.py -k rollout
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from transformers import GenerationConfig
+
+from grpo.distributed import autocast
+
+
+@dataclass
+class Rollout:
+    """N = P·G completions of P prompts. Group p owns rows p·G … p·G + G - 1."""
+
+    group_size: int
+    prompt_index: list[int]                 # (P,) dataset row of each group
+    prompt_ids: list[list[int]]             # (N,) prompt tokens of each row
+    completion_ids: list[list[int]]         # (N,) sampled tokens, up to and including eos
+    truncated: list[bool]                   # (N,) reached max_new_tokens without eos
+    texts: list[str]                        # (N,) decoded completions, special tokens dropped
+    scores: list[Any] = field(default_factory=list)     # (N,) Score of each row, once scored
+    rewards: list[float] = field(default_factory=list)  # (N,) reward, NaN when unscored
+
+    def __len__(self) -> int:
+        return len(self.completion_ids)
+
+    def groups(self, which: list[int]) -> Rollout:
+        """The rollout restricted to the groups listed (in that order)."""
+        g = self.group_size
+        rows = [p * g + k for p in which for k in range(g)]
+        pick = lambda xs: [xs[r] for r in rows] if xs else []  # noqa: E731
+        return Rollout(g, [self.prompt_index[p] for p in which], pick(self.prompt_ids), pick(self.completion_ids),
+                       pick(self.truncated), pick(self.texts), pick(self.scores), pick(self.rewards))
+
+    def __add__(self, other: Rollout) -> Rollout:
+        return Rollout(self.group_size, self.prompt_index + other.prompt_index, self.prompt_ids + other.prompt_ids,
+                       self.completion_ids + other.completion_ids, self.truncated + other.truncated,
+                       self.texts + other.texts, self.scores + other.scores, self.rewards + other.rewards)
+
+
+@torch.no_grad()
+def generate(model: Any, tokenizer: Any, prompts: list[str], prompt_index: list[int], group_size: int,
+             max_new_tokens: int, temperature: float = 1.0, top_p: float = 1.0, greedy: bool = False,
+             max_prompt_tokens: int | None = None, dtype: torch.dtype | None = None) -> Rollout:
+    """Sample `group_size` completions for each prompt (one batched `generate` call)."""
+    device = next(model.parameters()).device
+    encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    if max_prompt_tokens:
+        encoded = [ids[-max_prompt_tokens:] for ids in encoded]
+    rows = [ids for ids in encoded for _ in range(group_size)]             # N = P·G prompts
+    width = max(len(r) for r in rows)
+    pad = tokenizer.pad_token_id
+    input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=device)  # (N, Tp)
+    attention_mask = (torch.arange(width, device=device)[None, :]
+                      >= torch.tensor([width - len(r) for r in rows], device=device)[:, None]).long()
+    was_training = model.training
+    model.eval()
+    # A fresh GenerationConfig: a hub model's defaults (top_k=50, repetition_penalty, ...) would
+    # make the sampling distribution differ from the policy whose log-probs the loss uses.
+    sampling = {} if greedy else {"temperature": temperature, "top_p": top_p, "top_k": 0}
+    config = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=not greedy, **sampling,
+                              eos_token_id=tokenizer.eos_token_id, pad_token_id=pad, use_cache=True)
+    with autocast(dtype, device):
+        out = model.generate(input_ids=input_ids, attention_mask=attention_mask,
+                             generation_config=config)                     # (N, Tp + T)
+    model.train(was_training)
+    completions, truncated = [], []
+    for row in out[:, width:].tolist():                                    # (N, T)
+        if tokenizer.eos_token_id in row:
+            row = row[:row.index(tokenizer.eos_token_id) + 1]
+            truncated.append(False)
+        else:
+            truncated.append(True)
+        completions.append(row)
+    texts = tokenizer.batch_decode(completions, skip_special_tokens=True)
+    return Rollout(group_size, list(prompt_index), rows, completions, truncated, texts)
+
+
+def pass_rate(rollout: Rollout) -> float:
+    scored = [s for s, r in zip(rollout.scores, rollout.rewards, strict=True) if not math.isnan(r)]
+    return sum(s.passed for s in scored) / max(len(scored), 1)

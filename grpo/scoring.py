@@ -1,0 +1,86 @@
+"""From completions to rewards: the reward service, or an in-process scorer for tests.
+
+A scorer is any object with `.score(completions, references, specs) -> list[Score]`, same
+length and order. Runs use `verifiers.service.RewardService` (worker processes, a deadline
+per item). `LocalScorer` scores in this process with any callable `(completion, reference)
+-> Score | float | bool` (a `verifiers.Verifier` included): no workers and no deadline, for
+tests and for users' own fakes.
+
+An item the service could not score (reason "timeout", "crashed", "bad_reference", "error")
+becomes a NaN reward: excluded from its group, never counted as 0.
+
+    pytest tests/grpo/test_scoring.py
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from verifiers.score import Score
+
+# The reward service's reasons for "could not be scored" (verifiers.service.UNSCORED_REASONS);
+# repeated here so that importing grpo starts no worker machinery.
+UNSCORED_REASONS = frozenset({"timeout", "crashed", "bad_reference", "error"})
+
+
+class Scorer(Protocol):
+    def score(self, completions: Sequence[str], references: Sequence[Any],
+              specs: Sequence[str | None] | None = None) -> list[Score]: ...
+
+
+class LocalScorer:
+    """Scores in-process with a callable (or a spec string per row, parsed by `verifiers`)."""
+
+    def __init__(self, fn: Callable[[str, Any], Any] | str):
+        self.default = fn
+        self._parsed: dict[str, Callable[[str, Any], Any]] = {}
+
+    def _resolve(self, spec: Callable[[str, Any], Any] | str) -> Callable[[str, Any], Any]:
+        if not isinstance(spec, str):
+            return spec
+        if spec not in self._parsed:
+            from verifiers.spec import parse_spec
+            self._parsed[spec] = parse_spec(spec)
+        return self._parsed[spec]
+
+    def score(self, completions: Sequence[str], references: Sequence[Any],
+              specs: Sequence[str | None] | None = None) -> list[Score]:
+        specs = specs or [None] * len(completions)
+        out = []
+        for c, r, s in zip(completions, references, specs, strict=True):
+            v = self._resolve(s if s is not None else self.default)(c, r)
+            if isinstance(v, Score):
+                out.append(v)
+            else:
+                out.append(Score(float(v), float(v) >= 1.0, "ok" if float(v) >= 1.0 else "mismatch"))
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.S)
+_FORMAT = re.compile(r"^\s*<think>.*?</think>\s*<answer>.*?</answer>\s*$", re.S)
+
+
+def answer_match(completion: str, reference: Any) -> Score:
+    """A tiny stand-in for "0.1*format + exact": 0.1 for the tags, 1 for the right answer."""
+    fmt = 0.1 if _FORMAT.match(completion) else 0.0
+    m = _ANSWER.search(completion)
+    if m is None:
+        return Score(fmt, False, "no_answer", {"format": fmt, "answer": 0.0})
+    ok = m.group(1).strip() == str(reference).strip()
+    return Score(fmt + ok, ok, "ok" if ok else "mismatch", {"format": fmt, "answer": float(ok)})
+
+
+def reward_service(spec: str, workers: int, timeout_s: float) -> Scorer:
+    from verifiers.service import RewardService  # worker processes start only for real runs
+    return RewardService(spec, workers=workers, timeout_s=timeout_s)
+
+
+def to_rewards(scores: Sequence[Score]) -> list[float]:
+    """Score -> reward, NaN where the item could not be scored."""
+    return [math.nan if s.reason in UNSCORED_REASONS else float(s.value) for s in scores]
