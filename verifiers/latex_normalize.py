@@ -1,0 +1,271 @@
+r"""String normalisation of a math answer before it is parsed: pure functions, no sympy.
+
+`normalize_answer(s)` turns what models and datasets write into LaTeX that latex2sympy reads
+the same way for equal answers, and records the things it removed that still matter:
+
+    1{,}000, 1\,000, 1\!000      -> 1000          (thousands separators: digit groups of 3 only)
+    1,2  /  1, 2                 -> kept          (a list is never glued into 12)
+    1.5e3, 1.5E-3                -> 1.5\times10^{3}
+    0.\overline{3}, 0.1\overline{6} -> \frac{1}{3}, \frac{1}{6}   (exact)
+    30^\circ, 30°, 30\degree     -> 30            (degrees are dropped, never converted)
+    50\%, 50 percent             -> 50, percent=True (the caller decides what a percent means)
+    10\text{ cm}, 5 apples, 7 m  -> 10, 5, 7      (a trailing unit after a number; a single
+                                                   letter only in `<number> <letter>`, so
+                                                   x+2c keeps its c)
+    \sqrt(2), \sqrt2, \frac12    -> \sqrt{2}, \sqrt{2}, \frac{1}{2}
+    \dfrac, \left(, \displaystyle, $...$ -> \frac, (, (removed), ...
+
+`text_answer(s)` recognises prose answers ("all real numbers", "yes", "second") and maps the
+ones with a mathematical meaning to LaTeX (`\mathbb{R}`, `\emptyset`, `2`); other prose is
+compared as canonical lower-case words. `canonical_text(s)` is the `exact` verifier's form.
+
+    python -m pytest tests/verifiers/test_math_answers.py -q
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+from verifiers.extract import strip_math_delimiters
+
+__all__ = ["Normalized", "canonical_text", "normalize_answer", "text_answer"]
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    latex: str
+    percent: bool = False
+
+
+_UNICODE = {
+    "π": r"\pi ", "√": r"\sqrt", "∞": r"\infty ", "−": "-", "–": "-", "×": r"\times ",
+    "·": r"\cdot ", "÷": "/", "≤": r"\le ", "≥": r"\ge ", "≠": r"\ne ", "∪": r"\cup ",
+    "∩": r"\cap ", "∅": r"\emptyset ", "ℝ": r"\mathbb{R}", "\u2009": " ", "\u00a0": " ",
+    "\u202f": " ",
+}
+
+_SPACE_CMDS = r"(?:(?<!\\)\\[,;: ]|\\quad|\\qquad|\\thinspace|~)"
+_THOUSANDS_GROUP_RE = re.compile(r"(?<![\d.])(\d{1,3})((?:(?:\{,\}|" + _SPACE_CMDS + r"|\\!)\d{3})+)(?![\d])")
+_PLAIN_THOUSANDS_RE = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+_SCI_RE = re.compile(r"(?<![\w\\.}])(\d+(?:\.\d+)?|\.\d+)[eE]([+-]?\d+)(?![\w.])")
+_REPEAT_RE = re.compile(r"(?<![\d.])(-?)(\d*)\.(\d*)\\(?:overline|bar|dot)\s*\{(\d+)\}")
+_DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\^\s*\{\s*\\text\{\s*o\s*\}\s*\}|°|\\degree|\\circ(?![a-zA-Z])")
+_TRIG_DEGREE_RE = re.compile(
+    r"(\\(?:sin|cos|tan|cot|sec|csc)\s*\(?\s*)(\d+(?:\.\d+)?)\s*(?:\^\s*\{?\s*\\circ\s*\}?|°|\\degree)")
+_ELLIPSIS_REPEAT_RE = re.compile(r"^(-?\d*)\.(\d*?)(\d+?)\3+\s*(?:\\ldots|\.\.\.|…)$")
+_PERCENT_RE = re.compile(r"\s*(?:\\%|%|\\text\{\s*\\?%\s*\}|\\text\{\s*percent\s*\}|\bpercent\b)\s*$")
+_UNIT_TEXT_RE = re.compile(
+    r"(?<=[\d}).\s])\s*\\(?:text|mbox|mathrm|textrm|rm)\s*\{\s*[a-zA-Z][a-zA-Z .]*\}(?:\^\s*\{?\d\}?)?\s*$"
+)
+_UNIT_WORDS_RE = re.compile(r"(?<=[\d}])\s+([a-zA-Z]{2,}(?:\s+[a-zA-Z]{2,})*)(?:\^\s*\{?\d\}?)?\s*$")
+_TWO_LETTER_UNITS = {"cm", "mm", "km", "kg", "mg", "ml", "ft", "yd", "mi", "hr", "lb", "oz", "mph",
+                     "kmh", "dm", "sq", "cu", "ms", "ns", "hz", "kw", "mw", "kj", "gb", "mb", "kb"}
+
+
+def _strip_unit_words(s: str) -> str:
+    """`10 cm`, `5 apples`, `3 square feet` -> the number; `2 xy` and `2 pi` are not units."""
+    m = _UNIT_WORDS_RE.search(s)
+    if m is None:
+        return s
+    words = m.group(1).lower().split()
+    if all(w in _TWO_LETTER_UNITS or (len(w) >= 3 and w not in _MATH_WORDS) for w in words):
+        return s[: m.start()].strip()
+    return s
+_NUMBER_LETTER_RE = re.compile(r"^(-?\d+(?:\.\d+)?)\s+[a-zA-Z]$")
+_WRAPPER_RE = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
+_AND_OR_RE = re.compile(r"\s*,?\s*(?:\\text\{\s*(?:and|or)\s*\}|\\(?:quad|qquad)\s*(?:and|or)\b|(?<![a-zA-Z\\])(?:and|or)(?![a-zA-Z]))\s*")
+
+
+def _fix_call_parens(s: str, cmd: str) -> str:
+    r"""`\sqrt(2x+1)` -> `\sqrt{2x+1}`, with balanced parentheses (models write LaTeX like code)."""
+    out, i = [], 0
+    while True:
+        j = s.find(cmd + "(", i)
+        if j < 0:
+            out.append(s[i:])
+            return "".join(out)
+        k, depth = j + len(cmd), 0
+        for k in range(j + len(cmd), len(s)):
+            depth += {"(": 1, ")": -1}.get(s[k], 0)
+            if depth == 0:
+                break
+        if depth != 0:
+            out.append(s[i:])
+            return "".join(out)
+        out.append(s[i:j] + cmd + "{" + s[j + len(cmd) + 1:k] + "}")
+        i = k + 1
+
+
+def _fix_sqrt_frac(s: str) -> str:
+    r"""`\sqrt2` -> `\sqrt{2}`, `\frac12` -> `\frac{1}{2}`, `\frac1{2}` -> `\frac{1}{2}`."""
+    s = re.sub(r"\\sqrt\s*(\d|[a-zA-Z](?![a-zA-Z]))", r"\\sqrt{\1}", s)
+    s = re.sub(r"\\frac\s*(\d|[a-zA-Z])\s*(\d|[a-zA-Z])", r"\\frac{\1}{\2}", s)
+    s = re.sub(r"\\frac\s*(\d|[a-zA-Z])\s*\{", r"\\frac{\1}{", s)
+    s = re.sub(r"\\frac\s*(\{[^{}]*\})\s*(\d|[a-zA-Z])(?![a-zA-Z])", r"\\frac\1{\2}", s)
+    return s
+
+
+def _repeating(m: re.Match) -> str:
+    sign, whole, fixed, rep = m.group(1), m.group(2) or "0", m.group(3), m.group(4)
+    # x = whole.fixed(rep)(rep)... = whole + (fixed.rep - fixed) / (10^len(fixed) * (10^len(rep) - 1))
+    value = Fraction(int(whole)) + Fraction(int(fixed or "0"), 10 ** len(fixed))
+    value += Fraction(int(rep), 10 ** len(fixed) * (10 ** len(rep) - 1))
+    if sign:
+        value = -value
+    return rf"\frac{{{value.numerator}}}{{{value.denominator}}}" if value.denominator != 1 \
+        else str(value.numerator)
+
+
+def normalize_answer(s: str) -> Normalized:
+    """The normalised LaTeX of one answer (see the module docstring for every rule)."""
+    s = s.strip()
+    for k, v in _UNICODE.items():
+        s = s.replace(k, v)
+    s = strip_math_delimiters(s)
+    m = re.fullmatch(r"\*\*(.+)\*\*", s, re.DOTALL)  # markdown bold around the whole answer
+    if m:
+        s = strip_math_delimiters(m.group(1))
+    s = s.replace("\\$", "").replace("$", "")
+    s = re.sub(r"\\(?:displaystyle|textstyle|limits|mathrm\{\s*\}|!)", "", s)
+    s = re.sub(r"\\[dtc]frac", r"\\frac", s)
+    s = re.sub(r"\\left\s*\.|\\right\s*\.", "", s)
+    s = re.sub(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)(?![a-zA-Z])\s*", "", s)
+    s = re.sub(r"\\varnothing|\\O(?![a-zA-Z])|\\\{\s*\\\}", r"\\emptyset", s)
+    s = s.replace("\\lbrace", "\\{").replace("\\rbrace", "\\}").replace("\\dots", "\\ldots")
+    s = re.sub(r"\\(?:cdots|ldots)", r"\\ldots", s)
+    # thousands separators between digit groups of exactly three: 1{,}000 and 1\,000
+    s = _THOUSANDS_GROUP_RE.sub(lambda m: m.group(1) + re.sub(r"\D", "", m.group(2)), s)
+    s = re.sub(_SPACE_CMDS, " ", s)
+    s = s.replace("{,}", ",")
+    # degrees inside a trig function are converted (sin 30° = 1/2); elsewhere they are a unit
+    s = _TRIG_DEGREE_RE.sub(lambda m: rf"{m.group(1)}{{\frac{{{m.group(2)}\pi}}{{180}}}}", s)
+    s = _DEGREE_RE.sub("", s)
+    s = _ELLIPSIS_REPEAT_RE.sub(lambda m: rf"{m.group(1)}.{m.group(2)}\overline{{{m.group(3)}}}", s.strip())
+    s = s.strip().rstrip(".").strip()
+    percent = False
+    m = _PERCENT_RE.search(s)
+    if m and m.start() > 0:
+        percent, s = True, s[: m.start()].strip()
+    # units: a trailing \text{...} or plain words after a number; `5 m` only when that is all
+    for _ in range(2):
+        s = _UNIT_TEXT_RE.sub("", s).strip()
+        s = _strip_unit_words(s)
+    m = _NUMBER_LETTER_RE.match(s)
+    if m:
+        s = m.group(1)
+    if _PLAIN_THOUSANDS_RE.match(s):
+        s = s.replace(",", "")
+    s = _SCI_RE.sub(lambda m: rf"{m.group(1)}\times10^{{{m.group(2)}}}", s)
+    s = _REPEAT_RE.sub(_repeating, s)
+    s = _fix_call_parens(s, "\\sqrt")
+    s = re.sub(r"(?<!\\)\bsqrt", r"\\sqrt", s)
+    s = _fix_sqrt_frac(s)
+    s = _AND_OR_RE.sub(", ", s) if re.search(r"[\d}]", s) else s
+    s = re.sub(r"^\s*=\s*", "", s)  # "= 5"
+    s = re.sub(r"\s+", " ", s).strip().rstrip(",;").strip()
+    return Normalized(s, percent)
+
+
+# --- prose answers ---------------------------------------------------------------------------
+
+_NUMBER_WORDS = {
+    w: str(i) for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen twenty".split())
+}
+_ORDINALS = {
+    w: str(i) for i, w in enumerate(
+        "zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh "
+        "twelfth thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth "
+        "twentieth".split())
+}
+_REALS = {
+    "all real numbers", "all reals", "real numbers", "the real numbers", "all real values",
+    "every real number", "any real number", "the set of all real numbers", "all real x",
+    "all x", "x is any real number", "x can be any real number",
+}
+_EMPTY = {
+    "no solution", "no solutions", "no real solution", "no real solutions", "none",
+    "empty set", "the empty set", "there is no solution", "there are no solutions",
+    "no real roots", "no such number", "no real number",
+}
+_SHORT_WORDS = {"odd", "all", "not", "one", "two", "six", "ten", "and", "dne", "any", "yes", "are",
+                "the", "for", "but", "nor", "off", "red", "box", "cat", "dog", "day", "man", "men"}
+_YES_NO = {"yes": "yes", "true": "yes", "no": "no", "false": "no"}
+# names latex2sympy reads as functions or constants, so a word made of them is not prose
+_MATH_WORDS = {
+    "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "sqrt", "frac", "pi", "infty",
+    "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "max", "min", "gcd", "lcm", "det",
+    "mod", "bmod", "pmod", "cup", "cap", "le", "ge", "leq", "geq", "neq", "in", "times", "cdot",
+    "pm", "mp", "emptyset", "varnothing", "mathbb", "begin", "end", "pmatrix", "bmatrix",
+    "matrix", "vmatrix", "ldots", "binom", "choose", "sum", "prod", "int", "lim", "to", "circ",
+    "alpha", "beta", "gamma", "delta", "theta", "lambda", "mu", "sigma", "omega", "phi", "rho",
+    "tau", "epsilon", "varepsilon", "overline", "text", "mathrm", "mathbf", "operatorname",
+    "dfrac", "tfrac", "boxed", "hat", "vec", "bar", "dots", "cdots", "infinity", "approx",
+    "lfloor", "rfloor", "lceil", "rceil", "floor", "ceil", "wedge", "vee", "land", "lor", "setminus",
+    "subset", "subseteq", "mid", "ne", "lt", "gt", "quad", "qquad", "mathcal", "mathit", "left",
+    "right", "displaystyle", "arg", "deg", "dim", "ker", "hom", "inf", "sup",
+}
+
+
+def _words(s: str) -> str:
+    s = strip_math_delimiters(s.strip())
+    for _ in range(3):
+        s = _WRAPPER_RE.sub(r"\1", s)
+    s = s.replace("\\", " ").replace("$", " ")
+    s = re.sub(r"[^\w\s'-]", " ", s.lower())
+    s = re.sub(r"\s+", " ", s).strip()
+    return re.sub(r"^(?:the|a|an) ", "", s)
+
+
+def text_answer(s: str) -> tuple[str, bool] | None:
+    """A prose answer as (form, is_math): math forms are LaTeX to parse, others canonical words.
+
+    None when `s` is not prose (no word of three or more letters outside LaTeX commands and
+    math names, and not a yes/no or number/ordinal word).
+    """
+    w = _words(s)
+    if not w:
+        return None
+    if w in _REALS:
+        return r"\mathbb{R}", True
+    m = re.fullmatch(r"(?:" + "|".join(sorted(_REALS, key=len, reverse=True)) + r")\s+(?:except|but not|other than)\s+(?:x\s*=\s*)?(-?[\w.]+)", w)
+    if m:
+        return rf"\mathbb{{R}} \setminus \{{{m.group(1)}\}}", True
+    if w in _EMPTY:
+        return r"\emptyset", True
+    if w in _YES_NO:
+        return _YES_NO[w], False
+    first = w.split(" ", 1)[0]
+    if first in _YES_NO and not any(x in _YES_NO and _YES_NO[x] != _YES_NO[first] for x in w.split()):
+        return _YES_NO[first], False  # "Yes, it is possible."
+    if w in _NUMBER_WORDS:
+        return _NUMBER_WORDS[w], True
+    if w in _ORDINALS:
+        return _ORDINALS[w], True
+    m = re.fullmatch(r"(\d+)\s*(?:st|nd|rd|th)", w)
+    if m:
+        return m.group(1), True
+    if w in {"infinity", "infinite", "positive infinity"}:
+        return r"\infty", True
+    stripped = re.sub(r"\\[a-zA-Z]+", " ", strip_math_delimiters(s))
+    stripped = _WRAPPER_RE.sub(r"\1", stripped)
+    # a run of 3 letters is usually a product of variables (abc, xyz); 4+ letters is a word
+    prose = [t for t in re.findall(r"[a-zA-Z]{3,}", stripped)
+             if t.lower() not in _MATH_WORDS and (len(t) >= 4 or t.lower() in _SHORT_WORDS)]
+    if re.search(r"\\text\s*\{[^{}]*[a-zA-Z]{2,}", s) and not re.search(r"\d", _words(s)):
+        return w, False
+    return (w, False) if prose else None
+
+
+def canonical_text(s: str) -> str:
+    r"""The `exact` verifier's form: $ and \text{} stripped, lower case, no whitespace, no final '.'."""
+    s = strip_math_delimiters(s.strip())
+    for _ in range(3):
+        s = _WRAPPER_RE.sub(r"\1", s)
+    s = s.replace("\\$", "").replace("$", "")
+    s = re.sub(r"\\[,;:! ]", "", s)
+    s = re.sub(r"\s+", "", s).lower()
+    return s.rstrip(".")

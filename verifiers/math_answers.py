@@ -1,0 +1,276 @@
+r"""The `math` and `exact` verifiers: extract the final answer, compare it with the reference.
+
+    MathVerifier()(completion, reference) -> Score    name "math"
+    math_equal(answer, reference) -> bool             the comparison alone, on answer strings
+    ExactVerifier()(completion, reference) -> Score   name "exact": normalised string equality
+
+Pipeline of `math`: `extract.extract_answer` -> `latex_normalize.normalize_answer` (both
+sides) -> fast paths -> latex2sympy parse -> `math_compare.equivalent`. Reasons: "ok",
+"no_answer" (nothing extracted), "mismatch", "parse_error" (the answer does not parse, is
+longer than MAX_ANSWER_CHARS, or would evaluate to astronomically large numbers). An empty
+or unparsable reference raises `BadReference`.
+
+Decisions (each one is a test in tests/verifiers/test_math_answers.py):
+- A reference made of option letters A-E ("B", "(B)", "\text{(B)}", "A, C") is a
+  multiple-choice key: the set of letters the answer picks must equal it ("(B) 12" picks B;
+  "B and C" or "(A) (B) (C) (D) (E)" picks several and fails a single-letter key).
+- Prose answers ("all real numbers", "no solution", "yes", "second", "five") are mapped to
+  their math meaning where they have one (R, the empty set, 2, 5), otherwise compared as
+  canonical lower-case words. A prose answer never matches a non-prose reference.
+- Percent: the sign is a unit and is dropped on both sides: 50\% matches 50 and 50\%, but
+  not 0.5 or 1/2 (an answer in a different unit than the question asked for).
+- Numbers: exact rational arithmetic when both sides are plain numbers (decimals, fractions,
+  scientific notation); 0.333 is not 1/3. See math_compare for irrational values (1e-9).
+
+Safety: model text is never given to eval/exec, sympify or parse_expr. It is parsed only by
+latex2sympy (an ANTLR grammar; its only sympify calls receive lexer NUMBER tokens or sympy
+objects). math-verify's `parse` is not used: its plain-expression path calls parse_expr.
+No signal.alarm: the reward service bounds time by killing workers; the guards here (length
+cap, magnitude bound) keep ordinary inputs fast.
+
+Caching: parsed strings (reference and answers) and verdicts on (normalised answer,
+normalised reference) are memoised, so a GRPO group of 8 sharing a reference parses it once.
+
+    python -m pytest tests/verifiers/test_math_answers.py -q
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any
+
+import sympy
+from latex2sympy2_extended import latex2sympy
+from math_verify.grader import should_treat_as_complex
+
+from verifiers.extract import choice_letter, extract_answer, strip_math_delimiters
+from verifiers.latex_normalize import Normalized, canonical_text, normalize_answer, text_answer
+from verifiers.math_compare import equivalent, too_big
+from verifiers.score import BadReference, Score
+from verifiers.verifier import Verifier
+
+__all__ = ["ExactVerifier", "MathVerifier", "choice_answer", "choice_key", "math_equal", "math_verdict"]
+
+MAX_ANSWER_CHARS = 2000
+_LETTER = r"\(?\s*[A-E]\s*\)?"
+_CHOICE_KEY_RE = re.compile(rf"^\s*{_LETTER}(?:\s*(?:,|\band\b)\s*{_LETTER})*\s*$")
+_LETTER_LIST_RE = re.compile(rf"^\s*{_LETTER}(?:\s*(?:,|;|\band\b|\bor\b|\s)\s*{_LETTER})*\s*$")
+_LETTER_VALUE_RE = re.compile(r"^\s*\(([A-E])\)|^\s*([A-E])\s*[.:)]")
+
+
+def choice_key(reference: str) -> frozenset[str] | None:
+    r"""The option letters of a multiple-choice reference ("B", "(B)", "\text{(B)}", "A, C")."""
+    text = _unwrap_text(reference)
+    if not _CHOICE_KEY_RE.match(text):
+        return None
+    return frozenset(re.findall(r"[A-E]", text))
+
+
+def choice_answer(answer: str) -> frozenset[str] | None:
+    r"""The letters chosen by an extracted answer: "(B)", "\textbf{(C)}\ 15", "C, A", "B and C"."""
+    text = _unwrap_text(answer)
+    if _LETTER_LIST_RE.match(text):
+        return frozenset(re.findall(r"[A-E]", text))
+    m = _LETTER_VALUE_RE.match(text)
+    if m:
+        return frozenset(m.group(1) or m.group(2))
+    letter = choice_letter(answer)
+    return frozenset(letter) if letter else None
+
+
+def _unwrap_text(s: str) -> str:
+    s = strip_math_delimiters(s.strip())
+    for _ in range(3):
+        s = re.sub(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox|boxed)\s*\{([^{}]*)\}", r"\1", s)
+    s = re.sub(r"\\[,;:! ]|\\quad|\$", " ", s)
+    return s.strip().rstrip(".").strip()
+
+_INT = r"-?\d+"
+_DEC = r"-?(?:\d+\.\d*|\.\d+|\d+)"
+_NUMBER_FORMS = [
+    re.compile(rf"^({_DEC})$"),
+    re.compile(rf"^({_INT})\s*/\s*({_INT})$"),
+    re.compile(rf"^(-?)\\frac\{{({_INT})\}}\{{({_INT})\}}$"),
+    re.compile(rf"^({_DEC})\s*(?:\\times|\\cdot|\*)\s*10\^\{{?({_INT})\}}?$"),
+]
+
+
+def exact_number(latex: str) -> Fraction | None:
+    r"""The exact value of a plain number: 12, -0.25, 3/4, \frac{3}{4}, 1.5\times10^{3}; else None."""
+    s = latex.replace(" ", "")
+    if s.startswith("+"):
+        s = s[1:]
+    for i, pattern in enumerate(_NUMBER_FORMS):
+        m = pattern.match(s)
+        if m is None:
+            continue
+        if i == 0:
+            return Fraction(m.group(1))
+        if i == 1:
+            return None if int(m.group(2)) == 0 else Fraction(int(m.group(1)), int(m.group(2)))
+        if i == 2:
+            den = int(m.group(3))
+            if den == 0:
+                return None
+            value = Fraction(int(m.group(2)), den)
+            return -value if m.group(1) else value
+        exponent = int(m.group(2))
+        if abs(exponent) > 1000:
+            return None
+        return Fraction(m.group(1)) * Fraction(10) ** exponent
+    return None
+
+
+_DECIMAL_RE = re.compile(r"(?<![\d.])(\d+)\.(\d+)(?![\d.])")
+
+
+def _exact_decimals(latex: str) -> str:
+    r"""`2.5x` -> `{\frac{25}{10}}x`: decimals become exact fractions before parsing, so that no
+    float (15 significant digits) ever decides an equality."""
+    def frac(m: re.Match) -> str:
+        if len(m.group(2)) > 400:
+            return m.group(0)
+        return rf"{{\frac{{{m.group(1)}{m.group(2)}}}{{1{'0' * len(m.group(2))}}}}}"
+    return _DECIMAL_RE.sub(frac, latex)
+
+
+@lru_cache(maxsize=8192)
+def _parse(latex: str) -> tuple[Any, str | None]:
+    """(sympy object, None) or (None, why); cached, so failures are remembered too."""
+    if not latex:
+        return None, "empty"
+    complex_ = should_treat_as_complex(latex)
+    try:
+        expr = latex2sympy(_exact_decimals(latex), is_real=not complex_,
+                           convert_degrees=False, normalization_config=None)
+    except Exception as e:  # noqa: BLE001 - latex2sympy raises bare Exception on syntax errors
+        return None, f"{type(e).__name__}: {str(e).splitlines()[0][:80] if str(e) else ''}"
+    if too_big(expr):
+        return None, "too large to evaluate"
+    if complex_ and hasattr(expr, "free_symbols"):
+        # latex2sympy leaves i as a symbol; in an answer that reads as complex it is the unit
+        expr = expr.subs({s: sympy.I for s in expr.free_symbols if getattr(s, "name", "") == "i"})
+    return expr, None
+
+
+@lru_cache(maxsize=4096)
+def _normalized_reference(reference: str) -> Normalized:
+    return normalize_answer(reference)
+
+
+@lru_cache(maxsize=65536)
+def _verdict(a: Normalized, r: Normalized) -> str:
+    """"ok", "mismatch" or "parse_error" for normalised answer vs normalised reference."""
+    a_latex, r_latex = a.latex, r.latex
+    if a_latex == r_latex:
+        return "ok"
+    ta, tr = text_answer(a_latex), text_answer(r_latex)
+    if ta is not None and not ta[1] or tr is not None and not tr[1]:
+        # prose on at least one side: equal only as the same canonical words
+        return "ok" if ta is not None and tr is not None and ta == tr else "mismatch"
+    if ta is not None:
+        a_latex = ta[0]
+    if tr is not None:
+        r_latex = tr[0]
+    if a_latex == r_latex:
+        return "ok"
+    fa, fr = exact_number(a_latex), exact_number(r_latex)
+    if fa is not None and fr is not None:
+        return "ok" if fa == fr else "mismatch"
+    ref, why = _parse(r_latex)
+    if ref is None:
+        # a reference our grammar cannot read (1, 3, 5, \ldots, 2n-1): only the same string matches
+        return "ok" if canonical_text(a_latex) == canonical_text(r_latex) else "mismatch"
+    ans, _ = _parse(a_latex)
+    if ans is None:
+        return "parse_error"
+    return "ok" if _safe_equivalent(ans, ref) else "mismatch"
+
+
+def _safe_equivalent(answer: Any, reference: Any) -> bool:
+    try:
+        return equivalent(answer, reference)
+    except (TypeError, ValueError, AttributeError, NotImplementedError, ZeroDivisionError,
+            RecursionError, sympy.SympifyError, sympy.polys.polyerrors.PolynomialError):
+        # sympy raised on a malformed answer: data, not infrastructure, so it is a mismatch
+        return False
+
+
+def _check_reference(reference: Any) -> str:
+    if not isinstance(reference, str | int | float) or isinstance(reference, bool):
+        raise BadReference(f"math reference must be a string or number, got {type(reference).__name__}")
+    ref = str(reference).strip()
+    if not ref or not normalize_answer(ref).latex:
+        raise BadReference("math reference is empty")
+    depth = 0
+    for c in re.sub(r"\\[{}]", "", ref):
+        depth += {"{": 1, "}": -1}.get(c, 0)
+        if depth < 0:
+            break
+    if depth != 0:
+        raise BadReference(f"math reference has unbalanced braces: {ref!r}")
+    return ref
+
+
+def math_verdict(answer: str, reference: str) -> str:
+    """"ok", "mismatch" or "parse_error" for an extracted answer against a reference string."""
+    ref = _check_reference(reference)
+    if len(answer) > MAX_ANSWER_CHARS:
+        return "parse_error"
+    a = normalize_answer(answer)
+    if not a.latex:
+        return "parse_error"
+    return _verdict(a, _normalized_reference(ref))
+
+
+def math_equal(answer: str, reference: str) -> bool:
+    """True when the answer string is mathematically the reference (see the module docstring)."""
+    return math_verdict(answer, reference) == "ok"
+
+
+class MathVerifier(Verifier):
+    """Extracts the final answer and compares it symbolically with the reference."""
+
+    name = "math"
+
+    def score(self, completion: str, reference: Any) -> Score:
+        ref = _check_reference(reference)
+        key = choice_key(ref)
+        if key is not None:
+            return self._score_choice(completion, key)
+        answer = extract_answer(completion or "")
+        if answer is None:
+            return Score.fail("no_answer", self.name)
+        reason = math_verdict(answer, ref)
+        if reason == "ok":
+            return Score(1.0, True, "ok", {self.name: 1.0})
+        return Score.fail(reason, self.name)
+
+    def _score_choice(self, completion: str, key: frozenset[str]) -> Score:
+        answer = extract_answer(completion or "")
+        if answer is None:
+            return Score.fail("no_answer", self.name)
+        letters = choice_answer(answer)
+        if letters is None:
+            return Score.fail("mismatch", self.name)
+        if letters == key:
+            return Score(1.0, True, "ok", {self.name: 1.0})
+        return Score.fail("mismatch", self.name)
+
+
+class ExactVerifier(Verifier):
+    r"""Normalised string equality: whitespace, case, $ and \text{} do not matter; nothing else."""
+
+    name = "exact"
+
+    def score(self, completion: str, reference: Any) -> Score:
+        if reference is None or not str(reference).strip():
+            raise BadReference("exact reference is empty")
+        answer = extract_answer(completion or "")
+        if answer is None:
+            return Score.fail("no_answer", self.name)
+        if canonical_text(answer) == canonical_text(str(reference)):
+            return Score(1.0, True, "ok", {self.name: 1.0})
+        return Score.fail("mismatch", self.name)

@@ -1,0 +1,385 @@
+"""Equivalence of two parsed math answers (sympy objects): the judging half of `math_answers`.
+
+`equivalent(answer, reference)` is strict on purpose; a reward that accepts a wrong answer
+teaches the policy to be wrong, so every rule leans towards "mismatch" when unsure:
+
+- closed-form numbers: decimals are read as exact rationals (0.5 is 1/2, 0.333 is not 1/3);
+  exact when both sides are rational (1/2^98 != 1/2^99); otherwise both are evaluated at 60
+  digits and must agree to a relative 1e-40, i.e. be the same number (sqrt(8) == 2 sqrt(2),
+  e^{i pi} == -1), so a decimal approximation never matches an irrational reference, however
+  many digits it carries. No float rounding, no `chop`.
+- expressions with variables: math-verify's symbolic comparison, and every "equal" confirmed by
+  evaluating both sides at fixed rational points (this rejects math-verify's chop/tolerance
+  false positives). When sympy cannot prove equality, the same point test over positive values
+  decides, unless either side holds a piecewise function (|x|, floor, sign, ...) that positive
+  points cannot tell apart.
+- equations: `x = 3` matches `3` (an assignment: the left side is a lone variable or f(x));
+  `2+2 = 4` is a computation and its last side counts; `x + 1 = 5` does not match `5`.
+  Two equations or inequalities are compared by math-verify's relational rules.
+- sets, tuples, intervals, matrices: structurally, elements compared with these same rules;
+  an unordered reference set accepts any order; a one-row/one-column matrix is a tuple;
+  an inequality in one variable is compared as the set it describes (x > 1 == (1, oo)).
+
+Guards: `too_big` bounds the magnitude of an expression before anything evaluates it, so
+10^{10^{10}} or 100000! is refused instead of computed.
+
+    python -m pytest tests/verifiers/test_math_answers.py -q
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import permutations
+
+import sympy
+from math_verify.grader import sympy_expr_eq
+from sympy import (
+    Abs,
+    Basic,
+    Eq,
+    Expr,
+    FiniteSet,
+    Interval,
+    MatrixBase,
+    Piecewise,
+    Rational,
+    Set,
+    Symbol,
+    Tuple,
+    Union,
+    ceiling,
+    floor,
+    sign,
+)
+from sympy.core.function import AppliedUndef
+from sympy.core.relational import Relational
+from sympy.logic.boolalg import And
+
+__all__ = ["equivalent", "too_big"]
+
+REL_TOL = 1e-40
+EVAL_DIGITS = 60
+# log10 bound on any intermediate value; 2^{2005} (~600 digits) passes, 10^{10^{10}} does not
+MAX_LOG10 = 20_000.0
+
+_POINTS = [Rational(137, 100), Rational(251, 100), Rational(73, 100), Rational(317, 100),
+           Rational(193, 100), Rational(59, 100), Rational(419, 100), Rational(113, 100)]
+_PIECEWISE = (Abs, floor, ceiling, sign, Piecewise, sympy.Max, sympy.Min, sympy.Mod)
+
+
+# --- guards ------------------------------------------------------------------------------------
+
+def _log10_int(n: int) -> float:
+    n = abs(n)
+    if n <= 1:
+        return 0.0
+    return math.log10(n) if n < 10**300 else float(len(str(n)))
+
+
+def _log10_bound(e: Basic) -> float:
+    """An upper bound on log10 of the largest magnitude met while evaluating `e` (>= 0;
+    a variable counts as 10)."""
+    if isinstance(e, sympy.Integer):
+        return _log10_int(int(e))
+    if isinstance(e, sympy.Rational):
+        return max(_log10_int(e.p), _log10_int(e.q))
+    if isinstance(e, sympy.Float):
+        return max(0.0, math.log10(abs(float(e)) + 1))
+    if isinstance(e, Symbol):
+        return 1.0
+    if isinstance(e, sympy.Pow):
+        base, exp = _log10_bound(e.args[0]), _log10_bound(e.args[1])
+        if exp > 300:
+            return math.inf
+        return max(base, 0.31) * 10 ** exp  # 0.31 > log10(2): the base may be a tiny rational
+    if isinstance(e, sympy.factorial | sympy.factorial2 | sympy.gamma | sympy.subfactorial
+                  | sympy.exp):
+        n = _log10_bound(e.args[0])
+        return math.inf if n > 300 else 10**n * max(n, 1.0)
+    if isinstance(e, sympy.Mul):
+        return sum(_log10_bound(a) for a in e.args)
+    if not e.args:
+        return 0.0
+    return max(_log10_bound(a) for a in e.args if isinstance(a, Basic)) + math.log10(len(e.args) + 1)
+
+
+def too_big(e: Basic | MatrixBase) -> bool:
+    """True when evaluating `e` could produce astronomically large numbers (power towers, n!)."""
+    parts = list(e) if isinstance(e, MatrixBase) else [e]
+    try:
+        return any(_log10_bound(p) > MAX_LOG10 for p in parts if isinstance(p, Basic))
+    except (OverflowError, ValueError, RecursionError):
+        return True
+
+
+# --- numbers -----------------------------------------------------------------------------------
+
+def _close(a: Expr, b: Expr) -> bool:
+    """Relative 1e-9; an exact zero only matches a value that is zero to ~40 digits."""
+    if a == 0 or b == 0:
+        return bool(abs(a - b) < sympy.Float(10) ** -40)
+    return bool(abs(a - b) <= REL_TOL * max(abs(a), abs(b)))
+
+
+def _undefined(e: Basic) -> bool:
+    return bool(e.has(sympy.zoo, sympy.nan))
+
+
+def _numbers_equal(a: Expr, b: Expr) -> bool:
+    if _undefined(a) or _undefined(b):
+        return False  # 0/0 is not 0, and 12:00 (12/0) is not 1:00 (1/0)
+    if a == b:
+        return True
+    a, b = a.doit(), b.doit()
+    if a == b:
+        return True
+    if a.is_Rational and b.is_Rational:
+        return False
+    if _undefined(a) or _undefined(b) or a.has(sympy.oo) or b.has(sympy.oo):
+        return False
+    av, bv = sympy.N(a, EVAL_DIGITS), sympy.N(b, EVAL_DIGITS)
+    if not (av.is_number and bv.is_number):
+        return False
+    ar, ai = av.as_real_imag()
+    br, bi = bv.as_real_imag()
+    if not all(x.is_Number for x in (ar, ai, br, bi)):
+        return False
+    return _close(ar, br) and _close(ai, bi)
+
+
+def _points_agree(a: Expr, b: Expr, syms: list[Symbol]) -> bool | None:
+    """Evaluate both at fixed rational points: False on any disagreement, None if no point works."""
+    checked = 0
+    for shift in range(len(_POINTS)):
+        sub = {s: _POINTS[(i + shift) % len(_POINTS)] + i for i, s in enumerate(syms)}
+        try:
+            av, bv = a.subs(sub), b.subs(sub)
+            if too_big(av) or too_big(bv):
+                return None
+            av, bv = sympy.N(av, EVAL_DIGITS), sympy.N(bv, EVAL_DIGITS)
+        except (TypeError, ValueError, ZeroDivisionError, AttributeError, RecursionError):
+            continue
+        if not (av.is_number and bv.is_number) or av.has(sympy.zoo, sympy.nan, sympy.oo) \
+                or bv.has(sympy.zoo, sympy.nan, sympy.oo):
+            continue
+        ar, ai = av.as_real_imag()
+        br, bi = bv.as_real_imag()
+        if not all(x.is_Number for x in (ar, ai, br, bi)):
+            continue
+        if not (_close(ar, br) and _close(ai, bi)):
+            return False
+        checked += 1
+        if checked >= 3:
+            break
+    return True if checked else None
+
+
+def _expressions_equal(a: Expr, b: Expr) -> bool:
+    syms = sorted(a.free_symbols | b.free_symbols, key=lambda s: s.name)
+    if not syms:
+        return _numbers_equal(a, b)
+    if _undefined(a) or _undefined(b):
+        return False
+    if a.free_symbols != b.free_symbols and not (a.free_symbols <= b.free_symbols
+                                                 or b.free_symbols <= a.free_symbols):
+        return False
+    agree = _points_agree(a, b, syms)
+    if agree is False:
+        return False
+    if sympy_expr_eq(b, a, 6, 15):
+        return True  # math-verify proved it and the points agree (or could not be evaluated)
+    if agree and not (a.has(*_PIECEWISE) or b.has(*_PIECEWISE)):
+        # equal at every positive test point: identities that need x > 0 (sqrt(1/n) == 1/sqrt(n))
+        return True
+    return False
+
+
+# --- structure ---------------------------------------------------------------------------------
+
+def _is_assignment_lhs(e: Basic) -> bool:
+    """x, f(x), or a name made of letters (\\angle ABC, xy): what a stated value is named by."""
+    if isinstance(e, Symbol):
+        return True
+    if isinstance(e, AppliedUndef):
+        return all(isinstance(x, Symbol) for x in e.args)
+    return isinstance(e, sympy.Mul) and all(isinstance(x, Symbol) for x in e.args)
+
+
+def _chain(e: Basic) -> list[Basic] | None:
+    """The equalities of `a = b` or `a = b = c` (latex2sympy's And of Eqs), else None."""
+    if isinstance(e, Eq):
+        return [e]
+    if isinstance(e, And) and all(isinstance(x, Eq) for x in getattr(e, "_unsorted_args", e.args)):
+        return list(getattr(e, "_unsorted_args", e.args))
+    return None
+
+
+def _unwrap_value(e: Basic) -> Basic | None:
+    """`x = 3` -> 3, `x \\in S` -> S, `2+2 = 4` -> 4; None for an equation that is a condition."""
+    eqs = _chain(e)
+    if eqs is None:
+        return e
+    lhs, rhs = eqs[0].lhs, eqs[-1].rhs
+    if _is_assignment_lhs(lhs):
+        return rhs
+    if isinstance(lhs, Basic) and not lhs.free_symbols and isinstance(rhs, Expr):
+        return rhs  # a computation chain ending in its value
+    return None
+
+
+def _as_sequence(e: Basic | MatrixBase) -> list | None:
+    if isinstance(e, Tuple):
+        return list(e.args)
+    if isinstance(e, MatrixBase) and 1 in e.shape:
+        return list(e)
+    if isinstance(e, Interval) and e.left_open and e.right_open:
+        return [e.start, e.end]  # (1, 2) is a point as often as an interval
+    return None
+
+
+def _sets_of(e: Basic) -> Set | None:
+    if isinstance(e, FiniteSet) and e.args and all(
+            isinstance(x, Relational | And) and _chain(x) is None for x in e.args):
+        # "x < 2 or x > 3" arrives as a list of inequalities: their union
+        parts = [_sets_of(x) for x in e.args]
+        return None if any(p is None for p in parts) else Union(*parts)
+    if isinstance(e, Set):
+        return e
+    if isinstance(e, Relational | And) and len(e.free_symbols) == 1 and _chain(e) is None:
+        try:
+            return e.as_set()
+        except (NotImplementedError, TypeError, ValueError, AttributeError):
+            return None
+    return None
+
+
+def _unordered_equal(xs: list, ys: list) -> bool:
+    if len(xs) != len(ys):
+        return False
+    if len(xs) > 7:  # too many orderings: sort both by numeric value instead
+        try:
+            xs, ys = sorted(xs, key=sympy.default_sort_key), sorted(ys, key=sympy.default_sort_key)
+        except TypeError:
+            return False
+        return all(equivalent(x, y) for x, y in zip(xs, ys, strict=True))
+    return any(all(equivalent(x, y) for x, y in zip(xs, p, strict=True)) for p in permutations(ys))
+
+
+_INVERSE = {sympy.StrictGreaterThan: sympy.StrictLessThan, sympy.StrictLessThan: sympy.StrictGreaterThan,
+            sympy.GreaterThan: sympy.LessThan, sympy.LessThan: sympy.GreaterThan}
+
+
+def _same_up_to_factor(f: Expr, g: Expr, positive: bool) -> bool:
+    """f == c*g for a constant c != 0 (c > 0 when `positive`): the same equation/inequality."""
+    if _expressions_equal(f, g):
+        return True
+    if not positive and _expressions_equal(f, -g):
+        return True
+    if too_big(f) or too_big(g) or g == 0:
+        return False
+    ratio = sympy.simplify(f / g)
+    if not (ratio.is_number and ratio.is_finite and ratio != 0):
+        return False
+    return bool(ratio.is_positive) if positive else True
+
+
+def _equations_equal(ea: list, eb: list) -> bool:
+    la, ra, lb, rb = ea[0].lhs, ea[-1].rhs, eb[0].lhs, eb[-1].rhs
+    if la == lb and _is_assignment_lhs(la):
+        return equivalent(ra, rb)
+    if not all(isinstance(x, Expr) for x in (la, ra, lb, rb)):
+        return False
+    return _same_up_to_factor(la - ra, lb - rb, positive=False)
+
+
+def _inequalities_equal(a: Basic, b: Basic) -> bool:
+    syms = a.free_symbols | b.free_symbols
+    if len(syms) == 1 and a.free_symbols == b.free_symbols:
+        sa, sb = _sets_of(a), _sets_of(b)
+        if sa is not None and sb is not None:
+            return _set_equal(sa, sb)
+    if not (isinstance(a, Relational) and isinstance(b, Relational)):
+        return False
+    f, g = a.lhs - a.rhs, b.lhs - b.rhs
+    if type(a) is type(b):
+        return _same_up_to_factor(f, g, positive=True)
+    if _INVERSE.get(type(a)) is type(b):
+        return _same_up_to_factor(f, -g, positive=True)
+    return False
+
+
+def _evaluated(e: Basic | MatrixBase) -> Basic | MatrixBase:
+    """Carry out set operations and matrix products the parser left unevaluated."""
+    if isinstance(e, sympy.MatrixExpr) and not isinstance(e, MatrixBase):
+        return e.doit()
+    if isinstance(e, sympy.Intersection | sympy.Complement) or (
+            isinstance(e, Union) and all(isinstance(x, FiniteSet) for x in e.args)):
+        return e.doit()
+    return e
+
+
+def equivalent(answer: Basic | MatrixBase, reference: Basic | MatrixBase) -> bool:
+    """True when the answer is mathematically the reference, under the rules of the docstring."""
+    answer, reference = _evaluated(answer), _evaluated(reference)
+    a_eq, r_eq = _chain(answer), _chain(reference)
+    if a_eq is not None and r_eq is not None:
+        return _equations_equal(a_eq, r_eq)
+    a_ineq = isinstance(answer, Relational | And) and a_eq is None
+    r_ineq = isinstance(reference, Relational | And) and r_eq is None
+    if a_eq is not None or r_eq is not None:
+        if a_ineq or r_ineq:
+            return False  # an equation is never an inequality
+        a2 = _unwrap_value(answer) if a_eq is not None else answer
+        r2 = _unwrap_value(reference) if r_eq is not None else reference
+        return a2 is not None and r2 is not None and equivalent(a2, r2)
+    if a_ineq and r_ineq:
+        return _inequalities_equal(answer, reference)
+    a_ineqs = isinstance(answer, FiniteSet) and _sets_of(answer) is not None and not isinstance(
+        reference, FiniteSet)
+    if a_ineq or r_ineq or a_ineqs:
+        sa, sr = _sets_of(answer), _sets_of(reference)
+        return sa is not None and sr is not None and _set_equal(sa, sr)
+    if isinstance(answer, MatrixBase) and isinstance(reference, MatrixBase):
+        return answer.shape == reference.shape and all(
+            equivalent(x, y) for x, y in zip(answer, reference, strict=True))
+    if isinstance(reference, Interval) and isinstance(answer, Interval):
+        return _set_equal(answer, reference)
+    # sequences: tuples, open intervals read as points, row/column matrices
+    sa, sr = _as_sequence(answer), _as_sequence(reference)
+    if sr is not None and sa is not None:
+        return len(sa) == len(sr) and all(equivalent(x, y) for x, y in zip(sa, sr, strict=True))
+    if isinstance(reference, FiniteSet) or isinstance(answer, FiniteSet):
+        xs = _elements(answer, sa)
+        ys = _elements(reference, sr)
+        if isinstance(reference, FiniteSet) and isinstance(answer, FiniteSet):
+            return _set_equal(answer, reference)
+        if isinstance(reference, FiniteSet):
+            return _unordered_equal(xs, ys)
+        return len(xs) == len(ys) and all(equivalent(x, y) for x, y in zip(xs, ys, strict=True))
+    if isinstance(answer, Set | MatrixBase) or isinstance(reference, Set | MatrixBase):
+        return isinstance(answer, Set) and isinstance(reference, Set) and _set_equal(answer, reference)
+    if isinstance(answer, Expr) and isinstance(reference, Expr):
+        return _expressions_equal(answer, reference)
+    return answer == reference
+
+
+def _elements(e: Basic, seq: list | None) -> list:
+    if isinstance(e, FiniteSet):
+        return list(getattr(e, "_unsorted_args", e.args))
+    return seq if seq is not None else [e]
+
+
+def _set_equal(a: Set, b: Set) -> bool:
+    if a == b:
+        return True
+    if isinstance(a, Interval) and isinstance(b, Interval):
+        return (a.left_open == b.left_open and a.right_open == b.right_open
+                and equivalent(a.start, b.start) and equivalent(a.end, b.end))
+    if isinstance(a, Union) and isinstance(b, Union):
+        return _unordered_equal(list(a.args), list(b.args))
+    if isinstance(a, FiniteSet) and isinstance(b, FiniteSet):
+        return _unordered_equal(list(a.args), list(b.args))  # .args: duplicates removed
+    try:
+        return bool(a.symmetric_difference(b).is_empty)
+    except (TypeError, ValueError, NotImplementedError, AttributeError):
+        return False
