@@ -1,0 +1,145 @@
+"""The TRL adapter: TRL's calling convention, both formats, None for unscored items, metrics,
+the async variant from a thread's event loop, and a few real GRPOTrainer steps."""
+
+import asyncio
+import inspect
+import pickle
+import threading
+from pathlib import Path
+
+import pytest
+
+from verifiers import Score, Verifier
+from verifiers.for_trl import AsyncTRLReward, TRLReward, completion_text, trl_reward
+from verifiers.service import RewardService
+
+TOKENIZER = Path(__file__).resolve().parents[2] / "fixtures" / "tokenizer"
+
+
+def _judge(completion, reference):
+    import time
+
+    if completion == "hang":
+        time.sleep(60)
+    ok = completion.strip().endswith(str(reference))
+    return Score(float(ok), ok, "ok" if ok else "mismatch", {"judge": float(ok), "len": float(len(completion))})
+
+
+JUDGE = Verifier.wrap(_judge, "judge")
+
+
+@pytest.fixture(scope="module")
+def service():
+    with RewardService(JUDGE, workers=2, timeout_s=1.0) as s:
+        yield s
+
+
+def test_completion_text_reads_both_formats():
+    assert completion_text("plain") == "plain"
+    assert completion_text([{"role": "assistant", "content": "hi"}]) == "hi"
+    msgs = [{"role": "assistant", "content": "first"}, {"role": "tool", "content": "x"},
+            {"role": "assistant", "content": [{"type": "text", "text": "a"}, {"type": "image"}, {"type": "text", "text": "b"}]}]
+    assert completion_text(msgs) == "ab"
+
+
+def test_standard_format_with_reference_column_and_none_for_unscored(service):
+    reward = trl_reward(JUDGE, service=service)
+    out = reward(prompts=["p"] * 3, completions=["x 4", "x 5", "hang"], completion_ids=[[1]] * 3,
+                 reference=["4", "4", "4"], trainer_state=None)
+    assert out == [1.0, 0.0, None]
+
+
+def test_conversational_format(service):
+    reward = trl_reward(JUDGE, service=service)
+    prompts = [[{"role": "user", "content": "2+2?"}]] * 2
+    completions = [[{"role": "assistant", "content": "it is 4"}], [{"role": "assistant", "content": "it is 5"}]]
+    assert reward(prompts, completions, None, reference=["4", "4"]) == [1.0, 0.0]
+
+
+def test_unscored_value_can_be_a_number(service):
+    reward = trl_reward(JUDGE, service=service, unscored=-1.0)
+    assert reward(["p"], ["hang"], None, reference=["4"]) == [-1.0]
+
+
+def test_missing_reference_column_names_the_columns_present(service):
+    reward = trl_reward(JUDGE, service=service, reference_column="answer")
+    with pytest.raises(KeyError, match=r"'answer'.*\['reference'\]"):
+        reward(["p"], ["x"], None, reference=["4"], trainer_state=None, log_metric=print)
+
+
+def test_per_row_spec_column(service):
+    reward = trl_reward(JUDGE, service=service, spec_column="reward_spec")
+    out = reward(["p", "p"], ["<think>a</think><answer>4</answer>", "x 4"], None,
+                 reference=["9", "4"], reward_spec=["format", None])
+    assert out == [1.0, 1.0]  # row 0 graded by `format` alone, row 1 by the default judge
+
+
+def test_metrics_and_extra_columns_reach_trl_hooks(service):
+    metrics, extra = {}, {}
+    reward = trl_reward(JUDGE, service=service, name="acc")
+    reward(["p"] * 4, ["a 4", "a 3", "hang", "b 4"], None, reference=["4"] * 4,
+           log_metric=lambda k, v: metrics.__setitem__(k, v), log_extra=lambda k, v: extra.__setitem__(k, v))
+    assert metrics["acc/unscored_frac"] == 0.25
+    assert metrics["acc/pass_rate"] == pytest.approx(2 / 3)
+    assert metrics["acc/part/judge"] == pytest.approx(2 / 3)
+    assert extra["acc/reason"] == ["ok", "mismatch", "timeout", "ok"]
+
+
+def test_async_variant_runs_on_an_event_loop_in_a_thread(service):
+    # TRL runs async reward functions on an event loop in a daemon thread: no signals there.
+    reward = trl_reward(JUDGE, service=service, asynchronous=True)
+    assert isinstance(reward, AsyncTRLReward) and inspect.iscoroutinefunction(reward.__call__)
+    result = {}
+
+    def run():
+        result["out"] = asyncio.run(reward(["p"] * 2, ["x 4", "hang"], None, reference=["4", "4"]))
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(30)
+    assert result["out"] == [1.0, None]
+
+
+def test_reward_pickles_without_its_service():
+    reward = trl_reward("format", workers=1)
+    reward(["p"], ["<think>a</think><answer>b</answer>"], None, reference=["b"])
+    copy = pickle.loads(pickle.dumps(reward))
+    assert copy._service is None and copy.__name__ == "format"
+    reward.close()
+
+
+def test_grpo_trainer_runs_a_few_steps_with_our_reward(tmp_path):
+    trl = pytest.importorskip("trl")
+    transformers = pytest.importorskip("transformers")
+    datasets = pytest.importorskip("datasets")
+    import torch
+
+    torch.manual_seed(0)
+    tok = transformers.AutoTokenizer.from_pretrained(TOKENIZER)
+    config = transformers.LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=256,
+                                      pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+    model = transformers.LlamaForCausalLM(config)
+    rows = [{"prompt": f"What is {a}+{b}? ", "reference": str(a + b)} for a, b in [(1, 2), (2, 2), (3, 4), (5, 1)]]
+    calls = []
+
+    class Counting(TRLReward):
+        def __call__(self, prompts, completions, completion_ids=None, **kwargs):
+            out = super().__call__(prompts, completions, completion_ids, **kwargs)
+            calls.append((len(completions), list(kwargs["reference"]), out))
+            return out
+
+    reward = Counting("0.1*format + math", workers=1, timeout_s=5.0, name="fmt")
+    args = trl.GRPOConfig(output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=4, num_generations=4,
+                          max_completion_length=8, learning_rate=1e-3, logging_steps=1, report_to="none",
+                          use_vllm=False, save_strategy="no", use_cpu=True, seed=0, bf16=False)
+    trainer = trl.GRPOTrainer(model=model, processing_class=tok, reward_funcs=[reward], args=args,
+                              train_dataset=datasets.Dataset.from_list(rows))
+    trainer.train()
+    reward.close()
+    assert calls, "GRPOTrainer never called the reward"
+    for n, refs, out in calls:
+        assert len(out) == n and all(r in {"3", "4", "7", "6"} for r in refs)
+        assert all(isinstance(x, float) for x in out)
+    logged = [h for h in trainer.state.log_history if "rewards/fmt/mean" in h]
+    assert logged and any("fmt/pass_rate" in h for h in trainer.state.log_history)
