@@ -46,8 +46,12 @@ log = logging.getLogger(__name__)
 # Reasons that mean "could not be scored", not "scored wrong": trainers exclude these items.
 UNSCORED_REASONS = frozenset({"timeout", "crashed", "bad_reference", "error"})
 
+# Longer completions are deduplicated on their whole text: computing a verifier's cache key
+# (answer extraction) happens in the parent, which has no deadline of its own.
+_MAX_KEYED_CHARS = 32_768
+
 # Imported once in the fork server so a fresh worker costs a fork, not a sympy import.
-_PRELOAD = ["verifiers.service", "verifiers.format", "verifiers.shaping", "verifiers.math_answers",
+_PRELOAD = ["verifiers.service", "verifiers.format", "verifiers.shaping", "verifiers.math_answers", "verifiers.warmup",
             "verifiers.code"]
 
 
@@ -206,7 +210,7 @@ class RewardService:
         self._objects: dict[str, bytes] = {}
         self._resolve(spec)  # a bad default spec fails here, not on the first batch
         self._workers: list[_Worker] = []
-        self._cache: OrderedDict[tuple[str, str, str], Score] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, Any, str], Score] = OrderedDict()
         self._lock = threading.Lock()
         self._closed = False
         self.stats = {"items": 0, "cache_hits": 0, "timeouts": 0, "crashes": 0, "workers_replaced": 0}
@@ -270,9 +274,9 @@ class RewardService:
         n = len(completions)
         results: list[Outcome | None] = [None] * n
         # Exact duplicates are scored once: `owners[k]` lists the batch indices of unique item k.
-        unique: dict[tuple[str, str, str], int] = {}
+        unique: dict[tuple[str, Any, str], int] = {}
         owners: list[list[int]] = []
-        items: list[tuple[str, str, Any, tuple[str, str, str]]] = []
+        items: list[tuple[str, str, Any, tuple[str, Any, str]]] = []
         for i in range(n):
             if keys[i] is None:
                 results[i] = Outcome(Score(0.0, False, "error"), spec_errors[i])
@@ -280,7 +284,7 @@ class RewardService:
             if not isinstance(completions[i], str):
                 results[i] = Outcome(Score(0.0, False, "error"), f"completion is {type(completions[i]).__name__}, not text")
                 continue
-            cache_key = (keys[i], completions[i], _ref_key(references[i]))
+            cache_key = (keys[i], self._completion_key(keys[i], completions[i]), _ref_key(references[i]))
             hit = self._cache.get(cache_key)
             if hit is not None:
                 self._cache.move_to_end(cache_key)
@@ -360,7 +364,17 @@ class RewardService:
         w.proc, w.conn, w.item, w.known = fresh.proc, fresh.conn, None, set()
         self.stats["workers_replaced"] += 1
 
-    def _remember(self, key: tuple[str, str, str], score: Score) -> None:
+    def _completion_key(self, key: str, completion: str) -> Any:
+        # The part of the completion the verdict depends on (e.g. the extracted answer); a
+        # verifier whose key function fails falls back to the whole text, which is always safe.
+        if len(completion) > _MAX_KEYED_CHARS:
+            return ("text", completion)  # key extraction runs in the parent, without a deadline
+        try:
+            return self._verifiers[key].cache_key(completion)
+        except Exception:  # noqa: BLE001 - a buggy key must cost speed, never correctness
+            return ("text", completion)
+
+    def _remember(self, key: tuple[str, Any, str], score: Score) -> None:
         if self.cache_size <= 0:
             return
         self._cache[key] = score

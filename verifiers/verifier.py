@@ -10,7 +10,7 @@ Each combinator's repr names exactly what is rewarded, so a logged spec can be r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from verifiers.score import Score
@@ -33,6 +33,14 @@ class Verifier:
 
     def children(self) -> tuple[Verifier, ...]:
         return ()
+
+    def cache_key(self, completion: str) -> Hashable:
+        """What of the completion the verdict depends on. Completions with equal keys (and the
+        same reference) get the same Score, so the reward service scores them once: a math
+        verifier keys on the extracted answer, so eight reasonings that end in the same
+        answer cost one comparison. The default, the whole text, is always safe."""
+        kids = self.children()
+        return tuple(c.cache_key(completion) for c in kids) if kids else completion
 
     def budget_s(self, reference: Any) -> float:
         """Seconds this verifier may legitimately need beyond the service's base deadline

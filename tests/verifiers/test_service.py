@@ -140,3 +140,33 @@ def test_function_using_module_globals_works_in_workers():
 
     with RewardService(Verifier.wrap(has_digit, "digit"), workers=1) as s:
         assert [x.passed for x in s.score(["a1", "b"], [None, None])] == [True, False]
+
+
+class _LastWord(Verifier):
+    """Scores the last word only, and says so through cache_key."""
+
+    name = "lastword"
+
+    def cache_key(self, completion):
+        return completion.split()[-1]
+
+    def score(self, completion, reference):
+        ok = completion.split()[-1] == reference
+        return Score(float(ok), ok, "ok" if ok else "mismatch")
+
+
+def test_items_with_equal_cache_keys_are_scored_once():
+    with RewardService(_LastWord(), workers=1) as s:
+        out = s.score(["so it is 4", "hence 4", "maybe 5", "thus 4"], ["4"] * 4)
+        assert [x.passed for x in out] == [True, True, False, True]
+        assert s._cache and len(s._cache) == 2  # two distinct answers were sent to workers
+
+
+def test_a_failing_cache_key_falls_back_to_the_whole_text():
+    class Broken(_LastWord):
+        def cache_key(self, completion):
+            raise RuntimeError("bug in key")
+
+    with RewardService(Broken(), workers=1) as s:
+        assert [x.passed for x in s.score(["a 4", "b 4"], ["4", "4"])] == [True, True]
+        assert len(s._cache) == 2
