@@ -69,9 +69,10 @@ def _completion(rng: random.Random, answer: str) -> str:
     return f"{steps} The final answer is $\\boxed{{{answer}}}$."
 
 
-def make_batches(n_batches: int, prompts: int, seed: int) -> list[tuple[list[str], list[str]]]:
+def make_batches(n_batches: int, prompts: int, seed: int) -> tuple[list[tuple[list[str], list[str]]], list[bool]]:
+    """The batches, and whether each completion's answer is truly right (for accuracy)."""
     rng = random.Random(seed)
-    batches, k = [], 0
+    batches, truth, k = [], [], 0
     for _ in range(n_batches):
         comps, refs = [], []
         for _ in range(prompts):
@@ -79,11 +80,13 @@ def make_batches(n_batches: int, prompts: int, seed: int) -> list[tuple[list[str
             k += 1
             for _ in range(G):
                 # A policy mid-training: about half right, answers repeat within the group.
-                answer = rng.choice(same[:2] if rng.random() < 0.7 else same) if rng.random() < 0.5 else rng.choice(wrong)
+                right = rng.random() < 0.5
+                answer = rng.choice(same[:2] if rng.random() < 0.7 else same) if right else rng.choice(wrong)
                 comps.append(_completion(rng, answer))
                 refs.append(ref)
+                truth.append(right)
         batches.append((comps, refs))
-    return batches
+    return batches, truth
 
 
 def run_math_verify(batches) -> tuple[float, list[bool]]:
@@ -121,18 +124,21 @@ def main() -> None:
     args = ap.parse_args()
     if args.quick:
         args.batches, args.prompts = 2, 8
-    batches = make_batches(args.batches, args.prompts, args.seed)
+    batches, truth = make_batches(args.batches, args.prompts, args.seed)
     n = sum(len(c) for c, _ in batches)
     print(f"# {args.batches} batches x {args.prompts} prompts x {G} completions = {n} items; "
           f"{platform.machine()}, {platform.python_version()}, workers={args.workers}", file=sys.stderr)
     t_mv, v_mv = run_math_verify(batches)
     startup, t_ours, v_ours = run_ours(batches, args.workers)
     agree = statistics.mean(a == b for a, b in zip(v_mv, v_ours, strict=True))
+    acc_mv = statistics.mean(a == t for a, t in zip(v_mv, truth, strict=True))
+    acc_ours = statistics.mean(a == t for a, t in zip(v_ours, truth, strict=True))
     print(f"math-verify parse+verify, serial : {t_mv:7.2f} s  {n / t_mv:8.1f} items/s")
     print(f"ours, RewardService({args.workers} workers): {t_ours:7.2f} s  {n / t_ours:8.1f} items/s"
           f"   (+{startup:.2f} s one-off worker start)")
-    print(f"speed-up: {t_mv / t_ours:.2f}x   verdict agreement: {100 * agree:.1f}%   "
-          f"pass rate math-verify {statistics.mean(v_mv):.3f}, ours {statistics.mean(v_ours):.3f}")
+    print(f"speed-up: {t_mv / t_ours:.2f}x")
+    print(f"verdicts right (vs the generator's truth): math-verify {100 * acc_mv:.1f}%, ours {100 * acc_ours:.1f}%"
+          f"   (agreement {100 * agree:.1f}%, true pass rate {statistics.mean(truth):.3f})")
 
 
 if __name__ == "__main__":
