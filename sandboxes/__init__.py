@@ -1,1 +1,24 @@
-"""Run untrusted programs with limits and isolation; the test harness for code rewards."""
+"""Run untrusted programs with limits and isolation; the test harness for code rewards.
+
+    >>> from sandboxes import run_tests, isolation_report
+    >>> run_tests("def add(a, b): return a + b",
+    ...           {"kind": "assert", "tests": ["assert add(1, 2) == 3"]}).passed
+    True
+    >>> isolation_report()["level"]   # "namespaces" or "rlimits"; `python -m sandboxes doctor`
+
+Modules: limits (Limits, rlimits), isolation (levels, namespaces), zygote (the warm fork
+server and the process tree), process (one run: pipes, deadline, caps), harness (the child
+side of each role), wire (values on the wire, comparisons), judge (tests objects).
+This package never imports `verifiers`.
+"""
+
+from sandboxes.judge import BadTests, TestOutcome, TestReport, budget_s, run_tests, validate
+from sandboxes.limits import Limits
+from sandboxes.process import RunResult, run
+from sandboxes.report import isolation_report
+from sandboxes.zygote import SandboxError, Zygote, default_zygote, shutdown
+
+__all__ = [
+    "BadTests", "Limits", "RunResult", "SandboxError", "TestOutcome", "TestReport", "Zygote",
+    "budget_s", "default_zygote", "isolation_report", "run", "run_tests", "shutdown", "validate",
+]

@@ -1,0 +1,291 @@
+"""Run a tests object against a program and decide each test in the trusted parent.
+
+    >>> from sandboxes import run_tests
+    >>> run_tests("def add(a, b): return a + b",
+    ...           {"kind": "call", "entry_point": "add", "cases": [{"args": [1, 2], "expected": 3}]}).fraction
+    1.0
+
+Kinds (DESIGN.md): `stdio` runs the program once per case and compares stdout here;
+`call` runs the program once, calls the entry point per case, and compares the returned
+values here; `assert` runs the candidate and the test snippets in two separate processes
+(harness.py). Expected outputs never enter the candidate's process. A test that hangs or
+crashes fails alone: the run restarts after it, so the tests after it still count.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field, replace
+
+from sandboxes import wire
+from sandboxes.limits import Limits
+from sandboxes.process import STARTUP_S, Proc, caps_for, drive, kill_all, spawn
+from sandboxes.zygote import Zygote, default_zygote
+
+KINDS = ("assert", "stdio", "call")
+LANGUAGES = ("python",)
+
+
+class BadTests(ValueError):
+    """The tests object is malformed: a data bug, not a wrong program."""
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    passed: bool
+    reason: str = "ok"  # ok, wrong_answer, runtime_error, timeout, memory, output_limit, syntax_error
+    detail: str = ""
+
+
+@dataclass
+class TestReport:
+    outcomes: list[TestOutcome] = field(default_factory=list)
+    level: str = ""
+    duration_s: float = 0.0
+
+    @property
+    def fraction(self) -> float:
+        return sum(o.passed for o in self.outcomes) / len(self.outcomes) if self.outcomes else 0.0
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.outcomes) and all(o.passed for o in self.outcomes)
+
+    @property
+    def reason(self) -> str:
+        """"ok", or the reason of the first failed test."""
+        return next((o.reason for o in self.outcomes if not o.passed), "ok")
+
+
+def validate(tests) -> dict:
+    """Check a tests object (dict or JSON string); returns it as a dict or raises BadTests."""
+    if isinstance(tests, str | bytes):
+        try:
+            tests = json.loads(tests)
+        except ValueError as e:
+            raise BadTests(f"tests object is not JSON: {e}") from e
+    if not isinstance(tests, dict):
+        raise BadTests("tests object must be a JSON object")
+    lang, kind = tests.get("language", "python"), tests.get("kind")
+    if lang not in LANGUAGES:
+        raise BadTests(f"unsupported language {lang!r}")
+    if kind not in KINDS:
+        raise BadTests(f"unknown kind {kind!r}, expected one of {KINDS}")
+    if kind == "assert":
+        snippets, setup = tests.get("tests"), tests.get("setup", "") or ""
+        if not isinstance(snippets, list) or not snippets or not all(isinstance(t, str) for t in snippets):
+            raise BadTests("`assert` needs a non-empty list of strings in `tests`")
+        if not isinstance(setup, str):
+            raise BadTests("`setup` must be a string")
+        for i, src in enumerate([setup, *snippets]):
+            try:
+                compile(src, "<test>", "exec")
+            except (SyntaxError, ValueError) as e:
+                raise BadTests(f"test {i - 1 if i else 'setup'} does not compile: {e}") from e
+    else:
+        cases = tests.get("cases")
+        if not isinstance(cases, list) or not cases or not all(isinstance(c, dict) for c in cases):
+            raise BadTests(f"`{kind}` needs a non-empty list of objects in `cases`")
+        for c in cases:
+            if kind == "stdio" and not (isinstance(c.get("stdin", ""), str) and isinstance(c.get("stdout"), str)):
+                raise BadTests("a `stdio` case needs string `stdout` (and optional string `stdin`)")
+            if kind == "call" and not (isinstance(c.get("args", []), list)
+                                       and isinstance(c.get("kwargs", {}), dict) and "expected" in c):
+                raise BadTests("a `call` case needs `args` (list), optional `kwargs` (object), `expected`")
+        if kind == "call" and not (isinstance(tests.get("entry_point"), str) and tests["entry_point"].isidentifier()):
+            raise BadTests("`call` needs an identifier in `entry_point`")
+    return tests
+
+
+def budget_s(tests, limits: Limits) -> float:
+    """Upper bound on the wall time of run_tests (for a caller's own deadline)."""
+    tests = validate(tests)
+    n = len(tests["tests"] if tests["kind"] == "assert" else tests["cases"])
+    return n * (limits.timeout_s + STARTUP_S) + STARTUP_S
+
+
+def run_tests(program: str, tests, limits: Limits | None = None, zygote: Zygote | None = None) -> TestReport:
+    """Run every test of `tests` against `program`; raises BadTests or SandboxError."""
+    tests = validate(tests)
+    limits = limits or Limits()
+    z = zygote or default_zygote()
+    t0 = time.monotonic()
+    kind = tests["kind"]
+    if kind == "stdio":
+        outcomes = _stdio(program, tests["cases"], limits, z)
+    elif kind == "call":
+        outcomes = _call(program, tests, limits, z)
+    else:
+        outcomes = _assert(program, tests, limits, z)
+    return TestReport(outcomes, z.level, time.monotonic() - t0)
+
+
+def _for_rounds(limits: Limits, remaining: int) -> Limits:
+    # One process may serve many tests: its CPU limit covers all of them; the per-test wall
+    # deadline (enforced here) is what bounds each one.
+    return replace(limits, cpu_s=math.ceil(limits.timeout_s * remaining) + 1)
+
+
+# --- stdio --------------------------------------------------------------------------------
+
+def _stdio(program: str, cases: list[dict], limits: Limits, z: Zygote) -> list[TestOutcome]:
+    outcomes: list[TestOutcome] = []
+    data = json.dumps({"program": program}).encode()
+    for case in cases:
+        p = spawn({"role": "script"}, limits, data=data, stdin=case.get("stdin", "").encode(), zygote=z)
+        try:
+            drive([p], caps_for(limits))
+        finally:
+            kill_all([p])
+        r = p.result
+        reason = r.reason
+        if reason == "runtime_error" and r.exit_code == 1 and b"SyntaxError" in r.stderr[-2000:]:
+            outcomes.append(TestOutcome(False, "syntax_error"))
+            outcomes += [TestOutcome(False, "syntax_error")] * (len(cases) - len(outcomes))
+            break
+        if reason != "ok":
+            outcomes.append(TestOutcome(False, reason, r.stderr[-300:].decode(errors="replace")))
+        elif wire.tokens_equal(r.stdout.decode(errors="replace"), case["stdout"]):
+            outcomes.append(TestOutcome(True))
+        else:
+            outcomes.append(TestOutcome(False, "wrong_answer"))
+    return outcomes
+
+
+# --- call ---------------------------------------------------------------------------------
+
+def _call(program: str, tests: dict, limits: Limits, z: Zygote) -> list[TestOutcome]:
+    cases = tests["cases"]
+    n = len(cases)
+    outcomes: list[TestOutcome | None] = [None] * n
+    # Only the inputs travel: `expected` stays here.
+    inputs = [{"args": c.get("args", []), "kwargs": c.get("kwargs", {})} for c in cases]
+    start = 0
+    while start < n:
+        nxt = [start]
+        load_error: list[str] = []
+
+        def on_frame(p: Proc, f: dict, nxt: list = nxt, load_error: list = load_error,
+                     start: int = start) -> None:
+            k = nxt[0]
+            if "load_error" in f and k == start:
+                reason = f["load_error"] if f["load_error"] in ("syntax_error", "memory") else "runtime_error"
+                load_error.append(reason)
+                return
+            if k >= n or f.get("i") != k:  # out of order, forged or garbage: stop trusting it
+                p.kill()
+                return
+            if "v" in f:
+                try:
+                    ok = wire.values_equal(wire.decode(f["v"]), cases[k]["expected"])
+                except (wire.WireError, RecursionError):
+                    ok = False
+                outcomes[k] = TestOutcome(ok, "ok" if ok else "wrong_answer")
+            else:
+                reason = f.get("reason") if f.get("reason") in ("memory", "runtime_error") else "runtime_error"
+                outcomes[k] = TestOutcome(False, reason, str(f.get("detail", ""))[:300])
+            nxt[0] = k + 1
+            p.deadline = time.monotonic() + limits.timeout_s
+
+        data = json.dumps({"program": program, "entry_point": tests["entry_point"],
+                           "cases": inputs, "start": start}).encode()
+        p = spawn({"role": "call"}, _for_rounds(limits, n - start), data=data, frames=True, zygote=z)
+        p.on_frame = on_frame
+        try:
+            drive([p], caps_for(limits))
+        finally:
+            kill_all([p])
+        if load_error or nxt[0] == start and p.result.reason != "timeout" and not p.result.frames:
+            reason = load_error[0] if load_error else _ended(p)
+            for k in range(start, n):
+                outcomes[k] = TestOutcome(False, reason)
+            break
+        k = nxt[0]
+        if k < n:  # the process ended while case k was running
+            outcomes[k] = TestOutcome(False, _ended(p))
+        start = k + 1
+    return [o or TestOutcome(False, "runtime_error") for o in outcomes]
+
+
+def _ended(p: Proc) -> str:
+    reason = p.result.reason
+    return "runtime_error" if reason == "ok" else reason
+
+
+# --- assert -------------------------------------------------------------------------------
+
+def _assert(program: str, tests: dict, limits: Limits, z: Zygote) -> list[TestOutcome]:
+    snippets = tests["tests"]
+    n = len(snippets)
+    outcomes: list[TestOutcome | None] = [None] * n
+    start = 0
+    while start < n:
+        running: list[int] = []  # the test B has started and not finished
+        stop: list[str] = []  # B could not get to the tests at all: reason for all the rest
+
+        a_to_b, b_to_a = os.pipe(), os.pipe()
+        unconsumed = {*a_to_b, *b_to_a}  # spawn hands these over (and closes ours)
+        lim = _for_rounds(limits, n - start)
+        procs: list[Proc] = []
+        try:
+            unconsumed -= {a_to_b[1], b_to_a[0]}
+            a = spawn({"role": "server"}, lim, data=json.dumps({"program": program}).encode(),
+                      extra={5: a_to_b[1], 6: b_to_a[0]}, zygote=z)
+            procs.append(a)
+            unconsumed -= {a_to_b[0], b_to_a[1]}
+            b = spawn({"role": "tests"}, lim, frames=True, zygote=z, isolate=False, drop_uid=False,
+                      data=json.dumps({"setup": tests.get("setup", ""), "tests": snippets,
+                                       "start": start}).encode(),
+                      extra={5: a_to_b[0], 6: b_to_a[1]})
+            procs.append(b)
+        except BaseException:
+            for fd in unconsumed:
+                os.close(fd)
+            kill_all(procs)
+            raise
+
+        def on_frame(p: Proc, f: dict, a: Proc = a, b: Proc = b, running: list = running,
+                     stop: list = stop) -> None:
+            if "s" in f:
+                running[:] = [f["s"]]
+                a.deadline = b.deadline = time.monotonic() + limits.timeout_s
+            elif "e" in f:
+                k = f["e"]
+                reason = "ok" if f.get("ok") else str(f.get("reason", "runtime_error"))
+                if f.get("dead"):
+                    reason = "dead"  # refined below from how the candidate ended
+                outcomes[k] = TestOutcome(bool(f.get("ok")), reason, str(f.get("detail", ""))[:300])
+                running.clear()
+            elif "load_error" in f or "setup_error" in f:
+                stop.append(str(f.get("load_error") or f.get("setup_error")))
+
+        b.on_frame = on_frame
+        a.deadline = b.deadline = time.monotonic() + limits.timeout_s + STARTUP_S
+        caps = caps_for(limits)
+        try:
+            drive([a, b], caps, until=lambda b=b: b.finished)
+        finally:
+            kill_all([a, b])
+        dead_reason = _ended(a) if a.result.reason != "ok" else "runtime_error"
+        for k in range(start, n):
+            if outcomes[k] is not None and outcomes[k].reason == "dead":
+                outcomes[k] = TestOutcome(False, dead_reason)
+        if stop or (not running and all(outcomes[k] is None for k in range(start, n))):
+            reason = stop[0] if stop else ("timeout" if b.result.timed_out else dead_reason)
+            if reason not in ("syntax_error", "memory", "timeout", "output_limit"):
+                reason = "runtime_error"
+            for k in range(start, n):
+                if outcomes[k] is None:
+                    outcomes[k] = TestOutcome(False, reason)
+            break
+        if running:
+            k = running[0]
+            outcomes[k] = TestOutcome(False, "timeout" if b.result.timed_out else dead_reason)
+            start = k + 1
+        else:
+            done = [k for k in range(start, n) if outcomes[k] is not None]
+            start = (max(done) + 1) if done else n
+    return [o or TestOutcome(False, "runtime_error") for o in outcomes]
