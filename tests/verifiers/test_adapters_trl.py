@@ -9,23 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from verifiers import Score, Verifier
+from tests.verifiers.fake_verifiers import JUDGE
 from verifiers.for_trl import AsyncTRLReward, TRLReward, completion_text, trl_reward
 from verifiers.service import RewardService
 
 TOKENIZER = Path(__file__).resolve().parents[2] / "fixtures" / "tokenizer"
-
-
-def _judge(completion, reference):
-    import time
-
-    if completion == "hang":
-        time.sleep(60)
-    ok = completion.strip().endswith(str(reference))
-    return Score(float(ok), ok, "ok" if ok else "mismatch", {"judge": float(ok), "len": float(len(completion))})
-
-
-JUDGE = Verifier.wrap(_judge, "judge")
 
 
 @pytest.fixture(scope="module")
