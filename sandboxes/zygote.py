@@ -273,7 +273,10 @@ _zygotes_lock = threading.Lock()
 
 
 def default_zygote(level: str = "auto") -> Zygote:
-    """The process-wide zygote for `level`, started on first use and restarted if it died."""
+    """The process-wide zygote for `level`, started on first use and restarted if it died.
+    `level="auto"` honours the SANDBOXES_ISOLATION environment variable (e.g. "rlimits")."""
+    if level == "auto":
+        level = os.environ.get("SANDBOXES_ISOLATION", "auto")
     with _zygotes_lock:
         z = _zygotes.get(level)
         if z is None or not z.alive():
