@@ -25,3 +25,20 @@ def _judge(completion, reference):
 
 
 JUDGE = Verifier.wrap(_judge, "judge")
+
+
+def _block_forever():
+    time.sleep(3600)
+
+
+class StuckOnArrival(Verifier):
+    """Fine where it is built; whoever unpickles it blocks forever (a stand-in for an actor
+    that froze outside any item's deadline, which only the driver's backstop can catch)."""
+
+    name = "stuck"
+
+    def score(self, completion, reference):
+        return Score(1.0, True)
+
+    def __reduce__(self):
+        return (_block_forever, ())

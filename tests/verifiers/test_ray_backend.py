@@ -1,0 +1,64 @@
+"""The Ray backend on a local Ray instance started here: same results and order as the local
+service, per-item deadlines and crashes inside actors, a dead actor, a stuck actor."""
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from tests.verifiers.fake_verifiers import JUDGE, StuckOnArrival  # noqa: E402
+from verifiers.ray_backend import RayRewardService  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    # Logical CPUs: room for two one-worker actors and their replacements on a small machine.
+    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def service(local_ray):
+    with RayRewardService(JUDGE, actors=2, workers_per_actor=1, timeout_s=1.0, actor_slack_s=20.0) as s:
+        yield s
+
+
+def test_order_results_and_spread_over_actors(service):
+    comps = [str(i % 7) for i in range(40)]
+    refs = [str(i % 5) for i in range(40)]
+    out = service.score(comps, refs)
+    assert [s.passed for s in out] == [c == r for c, r in zip(comps, refs, strict=True)]
+    assert sum(st["items"] for st in service.actor_stats()) >= 1
+    assert len(service.placement) == 2
+
+
+def test_per_item_specs_strings_and_objects(service):
+    out = service.score_outcomes(["<think>a</think><answer>b</answer>", "x", "x", "y"], ["zz", "x", "x", "y"],
+                                 ["format", None, JUDGE, "nonsense +"])
+    assert [o.score.passed for o in out[:3]] == [True, True, True]
+    assert out[3].score.reason == "error" and "bad reward spec" in out[3].error
+
+
+def test_hanging_and_crashing_items_inside_an_actor(service):
+    before = dict(service.stats)
+    out = service.score_outcomes(["hang", "a", "exit", "b"], ["a", "a", "a", "b"])
+    assert [o.score.reason for o in out] == ["timeout", "ok", "crashed", "ok"]
+    assert "deadline" in out[0].error and "exit code 3" in out[2].error
+    assert service.stats["actors_replaced"] == before["actors_replaced"]  # the actors themselves lived
+
+
+def test_a_dead_actor_is_replaced_and_its_chunk_retried(service):
+    ray.kill(service._actors[0])
+    before = service.stats["actors_replaced"]
+    comps = [f"c{i}" for i in range(8)]
+    out = service.score(comps, comps)
+    assert all(s.passed for s in out)
+    assert service.stats["actors_replaced"] == before + 1 and service.stats["actor_deaths"] >= 1
+
+
+def test_a_stuck_actor_is_killed_at_the_backstop_deadline(local_ray):
+    with RayRewardService(JUDGE, actors=1, workers_per_actor=1, timeout_s=1.0, actor_slack_s=3.0) as s:
+        out = s.score_outcomes(["a", "b"], ["a", "b"], [StuckOnArrival(), None])
+        assert [o.score.reason for o in out] == ["timeout", "timeout"]
+        assert "actor killed" in out[0].error and s.stats["actor_timeouts"] == 1
+        assert s.score(["z"], ["z"])[0].passed  # the replacement actor serves the next batch
