@@ -193,42 +193,52 @@ def _server(data: dict) -> int:
     reader = os.fdopen(RPC_B_FD, "rb")
     while line := reader.readline(MAX_LINE):
         try:
-            req = json.loads(line)
-            target = from_handle(req["h"], "") if "h" in req else None
-            op = req["op"]
-            if op == "call":
-                args = wire.decode(req["a"], from_handle)
-                kwargs = wire.decode(req["k"], from_handle)
-                out = {"v": wire.encode(target(*args, **kwargs), to_handle)}
-            elif op == "getattr":
-                out = {"v": wire.encode(getattr(target, req["n"]), to_handle)}
-            elif op == "setattr":
-                setattr(target, req["n"], wire.decode(req["a"], from_handle))
-                out = {"v": None}
-            elif op == "getitem":
-                out = {"v": wire.encode(target[wire.decode(req["a"], from_handle)], to_handle)}
-            elif op == "setitem":
-                key, value = wire.decode(req["a"], from_handle)
-                target[key] = value
-                out = {"v": None}
-            elif op == "len":
-                out = {"v": wire.encode(len(target))}
-            elif op == "bool":
-                out = {"v": wire.encode(bool(target))}
-            elif op == "iter":
-                out = {"v": wire.encode(iter(target), to_handle)}
-            elif op == "next":
-                try:
-                    out = {"v": wire.encode(next(target), to_handle)}
-                except StopIteration:
-                    out = {"stop": 1}
-            else:
-                out = {"e": "RuntimeError", "detail": f"unknown op {op!r}"}
-        except (Exception, SystemExit) as e:
+            out = _serve_one(json.loads(line), from_handle, to_handle)
+        except (Exception, SystemExit) as e:  # raised by the candidate's code: its answer
             out = {"e": _builtin_exc_name(e), "reason": _error_reason(e), "detail": repr(e)[:300]}
         _flush()
         _frame(out, RPC_A_FD)
     return 0
+
+
+_NONE = object()
+
+
+def _serve_one(req: dict, from_handle, to_handle) -> dict:
+    target = from_handle(req["h"], "") if "h" in req else None
+    op, result = req["op"], _NONE
+    if op == "call":
+        result = target(*wire.decode(req["a"], from_handle), **wire.decode(req["k"], from_handle))
+    elif op == "getattr":
+        result = getattr(target, req["n"])
+    elif op == "setattr":
+        setattr(target, req["n"], wire.decode(req["a"], from_handle))
+    elif op == "getitem":
+        result = target[wire.decode(req["a"], from_handle)]
+    elif op == "setitem":
+        key, value = wire.decode(req["a"], from_handle)
+        target[key] = value
+    elif op == "len":
+        result = len(target)
+    elif op == "bool":
+        result = bool(target)
+    elif op == "iter":
+        result = iter(target)
+    elif op == "next":
+        try:
+            result = next(target)
+        except StopIteration:
+            return {"stop": 1}
+    else:
+        return {"e": "RuntimeError", "detail": f"unknown op {op!r}"}
+    if result is _NONE:
+        return {"v": None}
+    # A value that cannot travel (too deep, say) goes as a handle, never as an exception: a
+    # test that expects an exception must not pass because a result failed to encode.
+    try:
+        return {"v": wire.encode(result, to_handle)}
+    except (wire.WireError, RecursionError):
+        return {"v": {"h": to_handle(result), "r": type(result).__name__[:80]}}
 
 
 # --- tests: test side of the assert kind (never runs candidate code) ----------------------
