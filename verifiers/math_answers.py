@@ -54,6 +54,7 @@ from verifiers.verifier import Verifier
 __all__ = ["ExactVerifier", "MathVerifier", "choice_answer", "choice_key", "math_equal", "math_verdict"]
 
 MAX_ANSWER_CHARS = 2000
+MAX_BRACE_DEPTH = 40  # the ANTLR parser slows down sharply on deeply nested groups
 _LETTER = r"\(?\s*[A-E]\s*\)?"
 _CHOICE_KEY_RE = re.compile(rf"^\s*{_LETTER}(?:\s*(?:,|\band\b)\s*{_LETTER})*\s*$")
 _LETTER_LIST_RE = re.compile(rf"^\s*{_LETTER}(?:\s*(?:,|;|\band\b|\bor\b|\s)\s*{_LETTER})*\s*$")
@@ -136,12 +137,44 @@ def _exact_decimals(latex: str) -> str:
     return _DECIMAL_RE.sub(frac, latex)
 
 
+_BINOM_RE = re.compile(r"\\[dt]?binom|\\choose")
+_BIG_BINOM_ARG = re.compile(r"\d{5,}|[\^!*]|\\times|\\cdot|\\frac")
+
+
+def _big_binomial(latex: str) -> bool:
+    """A \\binom whose arguments could be huge (latex2sympy evaluates it while parsing)."""
+    for m in _BINOM_RE.finditer(latex):
+        around = latex[max(0, m.start() - 60): m.start()] if m.group(0) == "\\choose" \
+            else latex[m.end(): m.end() + 80]
+        if _BIG_BINOM_ARG.search(around):
+            return True
+    return False
+
+
+_IMAGINARY_RE = re.compile(r"(?<![a-zA-Z\\])i(?![a-zA-Z])")  # 3i, 2+i, i\pi; not \pi, sin
+
+
+def _nesting_depth(s: str) -> int:
+    depth = deepest = 0
+    for c in s:
+        if c in "{([":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "})]":
+            depth -= 1
+    return deepest
+
+
 @lru_cache(maxsize=8192)
 def _parse(latex: str) -> tuple[Any, str | None]:
     """(sympy object, None) or (None, why); cached, so failures are remembered too."""
     if not latex:
         return None, "empty"
-    complex_ = should_treat_as_complex(latex)
+    if _nesting_depth(latex) > MAX_BRACE_DEPTH:
+        return None, "nested too deeply"
+    if _big_binomial(latex):
+        return None, "binomial too large to evaluate"  # latex2sympy evaluates \binom while parsing
+    complex_ = should_treat_as_complex(latex) or bool(_IMAGINARY_RE.search(latex))
     try:
         expr = latex2sympy(_exact_decimals(latex), is_real=not complex_,
                            convert_degrees=False, normalization_config=None)

@@ -1,0 +1,253 @@
+"""The `math` and `exact` verifiers: equivalence tables, the strictness rules, safety, caching."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from verifiers.math_answers import ExactVerifier, MathVerifier, math_equal, math_verdict
+from verifiers.score import BadReference, Score
+from verifiers.verifier import Verifier
+
+math = MathVerifier()
+
+
+def boxed(s: str) -> str:
+    return f"<think>\nWorking it out carefully.\n</think>\n<answer>\\boxed{{{s}}}</answer>"
+
+
+# (answer, reference): must match -----------------------------------------------------------
+EQUAL = [
+    ("\\frac{3}{4}", "0.75"), ("3/4", "\\frac34"), ("\\tfrac34", "\\frac{3}{4}"), ("\\frac{6}{8}", "\\frac34"),
+    ("0.50", "\\frac12"), ("2.5", "\\frac{5}{2}"), ("-\\frac{1}{2}", "-0.5"), ("3\\frac{1}{2}", "\\frac72"),
+    # thousands separators
+    ("1{,}000", "1000"), ("1\\,000\\,000", "1000000"), ("1,234.5", "1234.5"), ("1,000", "1000"),
+    # scientific notation
+    ("1.5e3", "1500"), ("1.5 \\times 10^{3}", "1500"), ("1.5e-3", "0.0015"), ("1E6", "10^6"),
+    ("6.02\\times10^{23}", "6.02e23"),
+    # roots, exact forms
+    ("2\\sqrt{3}", "\\sqrt{12}"), ("\\sqrt{8}", "2\\sqrt2"), ("\\frac{\\sqrt{3}}{2}", "\\frac{\\sqrt3}{2}"),
+    ("\\frac{1}{\\sqrt{n}}", "\\sqrt{\\frac{1}{n}}"), ("4\\sqrt(2)", "4\\sqrt{2}"), ("\\sqrt[3]{8}", "2"),
+    # repeating decimals
+    ("0.\\overline{3}", "\\frac13"), ("0.1\\overline{6}", "\\frac16"), ("0.\\overline{142857}", "\\frac17"),
+    ("0.333\\ldots", "\\frac{1}{3}"),
+    # degrees and percent (dropped as units); trig of degrees converted
+    ("30^\\circ", "30"), ("30^{\\circ}", "30^\\circ"), ("45°", "45"), ("\\sin 30^\\circ", "\\frac12"),
+    ("50\\%", "50"), ("50", "50\\%"), ("50 percent", "50\\%"), ("10.0\\%", "10\\%"),
+    # units
+    ("10\\text{ cm}", "10"), ("24 \\mbox{ cm}^2", "24"), ("5 apples", "5"), ("7 m", "7"),
+    ("3x+2\\text{ cm}", "3x+2"), ("\\$18.00", "18"),
+    # big exact integers
+    ("2^{100}", "1267650600228229401496703205376"), ("10!", "3628800"), ("\\binom{100}{50}",
+     "100891344545564193334812497256"), ("2^{-99}", "\\frac{1}{2^{99}}"),
+    # expressions
+    ("x^2+2x+1", "(x+1)^2"), ("2\\sin x\\cos x", "\\sin 2x"), ("\\frac{2x}{x^2-1}", "\\frac{1}{x-1}+\\frac{1}{x+1}"),
+    ("1 - \\frac{1}{e}", "\\frac{e-1}{e}"), ("e^{i\\pi}", "-1"), ("\\sqrt{-1}", "i"), ("(2+3i)(2-3i)", "13"),
+    ("\\log_2 8", "3"), ("\\tan^2 y+1", "\\sec^2 y"),
+    # equations: a stated value, and equal equations
+    ("x = 3", "3"), ("3", "x=3"), ("f(x) = 2x+1", "2x+1"), ("2+2=4", "4"), ("y = 1 + 2x", "y=2x+1"),
+    ("2x - y + 1 = 0", "y = 2x+1"), ("-34x-45y+20z-100=0", "34x+45y-20z+100=0"), ("\\angle ABC = 40^\\circ", "40"),
+    # intervals and inequalities
+    ("x > 1", "(1,\\infty)"), ("(1, +\\infty)", "x>1"), ("-2 < x \\le 3", "(-2,3]"), ("x<2 \\text{ or } x>3",
+     "(-\\infty,2)\\cup(3,\\infty)"), ("3 < x", "x > 3"), ("[\\sqrt{2}, \\infty)", "[\\sqrt2,+\\infty)"),
+    ("\\text{all real numbers}", "\\mathbb{R}"), ("\\text{all real numbers except } 0",
+     "(-\\infty,0)\\cup(0,\\infty)"), ("(-\\infty, \\infty)", "\\mathbb{R}"),
+    # sets, lists, tuples, matrices
+    ("3, 1, 2", "1, 2, 3"), ("\\{1,1,2\\}", "\\{1,2\\}"), ("\\{1,3\\}\\cup\\{2,4\\}", "\\{1,2,3,4\\}"),
+    ("\\emptyset", "\\varnothing"), ("\\text{no solution}", "\\emptyset"), ("\\pm 2", "2, -2"),
+    ("x = 3 \\text{ or } x = -3", "3, -3"), ("(0.5, -\\frac13)", "(\\frac12, -\\frac{1}{3})"),
+    ("\\begin{pmatrix}1\\\\2\\end{pmatrix}", "(1,2)"), ("2\\begin{pmatrix}1\\\\2\\end{pmatrix}",
+     "\\begin{pmatrix}2\\\\4\\end{pmatrix}"), ("\\begin{bmatrix}1&2\\\\3&4\\end{bmatrix}",
+     "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}"),
+    # prose answers
+    ("Yes", "yes"), ("No.", "\\text{No}"), ("Yes, it is possible", "Yes"), ("3rd", "third"), ("five", "5"),
+    ("\\text{odd}", "odd"),
+]
+
+# (answer, reference): must NOT match ----------------------------------------------------------
+DIFFERENT = [
+    ("\\frac{4}{3}", "\\frac{3}{4}"), ("1,2", "12"), ("1, 2", "12"), ("1.5e3", "150"), ("1.5e-3", "1500"),
+    ("1e309", "\\infty"),
+    # precision: exact rationals, no tolerance, no chop
+    ("\\frac{1}{2^{98}}", "\\frac{1}{2^{99}}"), ("\\frac{1}{2004!}", "\\frac{1}{2006!}"),
+    ("\\frac{2^{2005}+1}{3\\cdot 2^{2006}}", "\\frac{1}{3\\cdot 2^{2006}}"), ("3.14", "\\pi"),
+    ("\\frac{22}{7}", "\\pi"), ("0.333", "\\frac13"), ("0.3333333333", "\\frac13"),
+    ("1.4142135623730951", "\\sqrt2"), ("2.718281828", "e"), ("113.1", "36\\pi"), ("\\frac{100}{3}", "33.3"),
+    ("9007199254740993", "9007199254740992"), ("10^{100}+1", "10^{100}"), ("1e20", "100000000000000000001"),
+    ("100891344545564193334812497257", "\\binom{100}{50}"), ("1 - \\frac{1}{e}", "1 + \\frac{1}{e}"),
+    # stray numbers and dropped letters
+    ("x+2c", "x+2"), ("4\\sqrt(2)", "4"), ("4\\sqrt{2}", "4"), ("2\\sqrt{2}", "2"), ("\\sqrt{3}", "3"),
+    ("\\frac{\\sqrt{3}}{2}", "2"), ("3\\pi", "3"), ("e^2", "2"), ("\\sin 30^\\circ", "30"), ("2xy", "2"),
+    ("x^2", "2"), ("\\frac{0}{0}", "0"), ("\\frac{1}{0}", "\\infty"), ("12:00", "1:00"),
+    # percent is a unit, not a scale
+    ("0.5", "50\\%"), ("\\frac12", "50\\%"), ("0.5\\%", "50\\%"), ("5\\%", "50\\%"),
+    # equations
+    ("x + 1 = 5", "5"), ("y = 3", "x = 3"), ("x = 3", "y=3"), ("x = 3", "x > 2"), ("x^2 = 4", "x = 2"),
+    ("y = 2x + 1", "y = 2x - 1"),
+    # sets and hedges
+    ("\\pm 2021", "2021"), ("2, 3", "3"), ("x = 3 \\text{ or } x = -3", "3"), ("\\{1, 2, 3\\}", "\\{1, 2\\}"),
+    ("(2, 1)", "(1, 2)"), ("[1, 2]", "(1, 2)"), ("x \\ge 1", "(1, \\infty)"),
+    ("\\begin{pmatrix}1&0\\\\0&1\\end{pmatrix}", "1"), ("\\begin{pmatrix}1\\\\2\\end{pmatrix}", "(2,1)"),
+    # prose
+    ("yes", "no"), ("Yes and no", "yes"), ("\\text{undefined}", "0"), ("None", "0"), ("N/A", "0"),
+    ("\\text{even}", "\\text{odd}"), ("I don't know", "5"),
+    # piecewise functions: positive test points alone do not prove |x| = x
+    ("x", "|x|"),
+]
+
+
+@pytest.mark.parametrize(("answer", "reference"), EQUAL)
+def test_equal_answers_pass(answer, reference):
+    s = math(boxed(answer), reference)
+    assert s == Score(1.0, True, "ok", {"math": 1.0}), (answer, reference, s)
+
+
+@pytest.mark.parametrize(("answer", "reference"), DIFFERENT)
+def test_different_answers_fail(answer, reference):
+    s = math(boxed(answer), reference)
+    assert not s.passed and s.value == 0.0 and s.reason in {"mismatch", "parse_error"}, (answer, reference, s)
+
+
+@pytest.mark.parametrize(("answer", "reference"), [(a, r) for a, r in EQUAL[:30]])
+def test_math_equal_on_bare_answers(answer, reference):
+    assert math_equal(answer, reference)
+    assert math_equal(f"${answer}$", reference)
+
+
+@pytest.mark.parametrize(("completion", "reason"), [
+    ("", "no_answer"),
+    ("<think>\nThe answer is 7.\n</think>", "no_answer"),
+    ("<think>\nhmm\n</think>\n<answer></answer>", "no_answer"),
+    ("\\boxed{}", "no_answer"),
+    ("Let me compute. " + "Then I add more terms and keep going. " * 20, "no_answer"),
+    ("\\boxed{\\frac{1}{2", "no_answer"),  # the box never closes
+    ("\\boxed{" + "1" * 2500 + "}", "parse_error"),  # over MAX_ANSWER_CHARS
+    ("\\boxed{10^{10^{10}}}", "parse_error"),  # refused, not evaluated
+    ("\\boxed{(x+1)^{10000}}", "parse_error"),
+    ("\\boxed{\\sum_{k=1}^{10^{9}} \\frac{1}{k!}}", "parse_error"),
+    ("\\boxed{\\binom{10^{6}}{5 \\cdot 10^{5}}}", "parse_error"),
+    ("\\boxed{" + "{" * 200 + "1" + "}" * 200 + "}", "parse_error"),
+    ("\\boxed{7}", "mismatch"),
+])
+def test_reasons(completion, reason):
+    s = math(completion, "5")
+    assert (s.passed, s.reason) == (False, reason)
+    assert s.parts == {"math": 0.0}
+
+
+def test_explosive_inputs_finish_fast():
+    start = time.perf_counter()
+    for answer in ["10^{10^{10}}", "9^{9^{9^{9}}}", "(x+1)^{10000}", "100000!", "e^{e^{e^{e^{10}}}}",
+                   "\\Gamma(10^{7})", "1.5e99999", "\\prod_{k=1}^{100000} k", "x^{x^{x^{x^{x}}}}"]:
+        assert math(boxed(answer), "5").reason == "parse_error", answer
+    assert time.perf_counter() - start < 20
+
+
+INJECTIONS = [
+    "__import__('os').system('touch {path}')",
+    "\\text{__import__('os').system('touch {path}')}",
+    "eval(\"__import__('os').system('touch {path}')\")",
+    "exec('import os; os.system(\"touch {path}\")')",
+    "(lambda: __import__('os').system('touch {path}'))()",
+    "1 + __import__('os').system('touch {path}')",
+    "{}.__class__.__base__.__subclasses__()",
+]
+
+
+@pytest.mark.parametrize("template", INJECTIONS)
+@pytest.mark.parametrize("reference", ["0", "42", "x+1", "\\frac{1}{2}"])
+def test_injected_code_never_runs(tmp_path, template, reference):
+    target = tmp_path / "pwned"
+    payload = template.replace("{path}", str(target))
+    for completion in [payload, boxed(payload), f"<answer>{payload}</answer>", f"The answer is {payload}"]:
+        s = math(completion, reference)
+        assert not s.passed and s.reason in {"mismatch", "parse_error", "no_answer"}
+    assert not target.exists()
+
+
+def test_injection_in_reference_does_not_run(tmp_path):
+    target = tmp_path / "pwned"
+    s = math(boxed("0"), f"__import__('os').system('touch {target}')")
+    assert not s.passed
+    assert not target.exists()
+
+
+@pytest.mark.parametrize("reference", ["", "   ", None, ["1"], {"a": 1}, "\\frac{1}{2", "}1{"])
+def test_bad_reference_raises(reference):
+    with pytest.raises(BadReference):
+        math(boxed("1"), reference)
+
+
+def test_number_reference_is_accepted():
+    assert math(boxed("12"), 12).passed
+    assert math(boxed("0.5"), 0.5).passed
+
+
+def test_unparsable_reference_compares_as_text():
+    ref = "1, 3, 5, \\ldots, 2n-1"
+    assert math(boxed("1, 3, 5, \\ldots, 2n-1"), ref).passed
+    assert not math(boxed("1, 2, \\ldots, n"), ref).passed
+
+
+@pytest.mark.parametrize(("completion", "reference", "passed"), [
+    ("The answer is (B).", "B", True),
+    (boxed("B"), "\\text{(C)}", False),
+    ("\\textbf{(B)}", "\\text{(B)}", True),
+    ("The final answer is $\\boxed{(B) 12}$", "\\text{(B)}", True),
+    ("The final answer is $\\boxed{\\textbf{(C)}\\ 15}$", "\\text{(C)}", True),
+    ("B and C", "\\text{(B)}", False),
+    ("<answer>BD</answer>", "B", False),
+    ("\\text{C, A}", "\\text{A, C}", True),
+    ("$\\text{A, B, C}$", "\\text{A, C}", False),
+    ("(A) (B) (C) (D) (E)", "\\text{(D)}", False),
+    ("A", "(A)", True),
+])
+def test_multiple_choice(completion, reference, passed):
+    assert math(completion, reference).passed is passed
+
+
+def test_verdict_reasons_on_bare_answers():
+    assert math_verdict("\\frac{1}{2}", "0.5") == "ok"
+    assert math_verdict("\\frac{1}{3}", "0.5") == "mismatch"
+    assert math_verdict("\\frac{1}{", "0.5") == "parse_error"
+
+
+def test_group_of_repeated_answers_is_fast():
+    # a GRPO group: 8 completions share one reference and answers repeat; the verdict cache
+    # makes the repeats free
+    reference = "\\frac{\\sqrt{3}}{2} + \\frac{1}{2}\\sin x"
+    group = [boxed("\\frac{\\sqrt3}{2}+\\frac{\\sin x}{2}"), boxed("\\frac{1}{2}")] * 4
+    math(group[0], reference)
+    start = time.perf_counter()
+    for _ in range(50):
+        scores = [math(c, reference) for c in group]
+    assert [s.passed for s in scores] == [True, False] * 4
+    assert time.perf_counter() - start < 2.0
+
+
+def test_is_a_verifier_and_composes():
+    assert isinstance(math, Verifier) and math.name == "math" and repr(math) == "math"
+    combined = 0.5 * math
+    assert combined(boxed("2"), "2").value == 0.5
+
+
+@pytest.mark.parametrize(("completion", "reference", "passed"), [
+    (boxed("Paris"), "paris", True),
+    ("<answer> $\\text{New York}$ </answer>", "new york", True),
+    (boxed("1/2"), "0.5", False),  # exact is string equality, not math
+    (boxed("x+1"), "x + 1", True),
+    ("The answer is Blue.", "blue", True),
+    (boxed("red"), "blue", False),
+])
+def test_exact_verifier(completion, reference, passed):
+    exact = ExactVerifier()
+    assert exact.name == "exact"
+    assert exact(completion, reference).passed is passed
+
+
+def test_exact_verifier_reasons():
+    exact = ExactVerifier()
+    assert exact("", "x").reason == "no_answer"
+    with pytest.raises(BadReference):
+        exact(boxed("x"), "  ")
