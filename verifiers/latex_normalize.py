@@ -136,6 +136,9 @@ def normalize_answer(s: str) -> Normalized:
     s = s.replace("\\lbrace", "\\{").replace("\\rbrace", "\\}").replace("\\dots", "\\ldots")
     s = re.sub(r"\\(?:cdots|ldots)", r"\\ldots", s)
     # thousands separators between digit groups of exactly three: 1{,}000 and 1\,000
+    # \mathrm{4}, \textbf{7}, \mathrm{e}: a wrapper around math, not around words
+    s = re.sub(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox)\s*\{([^{}]*)\}",
+               lambda m: m.group(1) if not re.search(r"[a-zA-Z]{2}", m.group(1)) else m.group(0), s)
     s = _THOUSANDS_GROUP_RE.sub(lambda m: m.group(1) + re.sub(r"\D", "", m.group(2)), s)
     s = re.sub(_SPACE_CMDS, " ", s)
     s = s.replace("{,}", ",")

@@ -128,12 +128,12 @@ _DECIMAL_RE = re.compile(r"(?<![\d.])(\d+)\.(\d+)(?![\d.])")
 
 
 def _exact_decimals(latex: str) -> str:
-    r"""`2.5x` -> `{\frac{25}{10}}x`: decimals become exact fractions before parsing, so that no
+    r"""`2.5x` -> `(\frac{25}{10})x`: decimals become exact fractions before parsing, so that no
     float (15 significant digits) ever decides an equality."""
     def frac(m: re.Match) -> str:
         if len(m.group(2)) > 400:
             return m.group(0)
-        return rf"{{\frac{{{m.group(1)}{m.group(2)}}}{{1{'0' * len(m.group(2))}}}}}"
+        return rf"(\frac{{{m.group(1)}{m.group(2)}}}{{1{'0' * len(m.group(2))}}})"
     return _DECIMAL_RE.sub(frac, latex)
 
 

@@ -221,8 +221,6 @@ def _expressions_equal(a: Expr, b: Expr) -> bool:
     syms = sorted(a.free_symbols | b.free_symbols, key=lambda s: s.name)
     if not syms:
         return _numbers_equal(a, b)
-    if a.free_symbols != b.free_symbols:
-        return False
     positive = _points_agree(a, b, syms)
     if positive is False:
         return False
@@ -390,9 +388,12 @@ def equivalent(answer: Basic | MatrixBase, reference: Basic | MatrixBase) -> boo
         return a2 is not None and r2 is not None and equivalent(a2, r2)
     if a_ineq and r_ineq:
         return _inequalities_equal(answer, reference)
-    a_ineqs = isinstance(answer, FiniteSet) and _sets_of(answer) is not None and not isinstance(
-        reference, FiniteSet)
-    if a_ineq or r_ineq or a_ineqs:
+    # "x < 2 or x > 3" (a list of inequalities) against an interval union, either way round
+    a_ineqs = isinstance(answer, FiniteSet) and not isinstance(reference, FiniteSet) \
+        and _sets_of(answer) is not None
+    r_ineqs = isinstance(reference, FiniteSet) and not isinstance(answer, FiniteSet) \
+        and _sets_of(reference) is not None
+    if a_ineq or r_ineq or a_ineqs or r_ineqs:
         sa, sr = _sets_of(answer), _sets_of(reference)
         return sa is not None and sr is not None and _set_equal(sa, sr)
     if isinstance(answer, MatrixBase) and isinstance(reference, MatrixBase):
