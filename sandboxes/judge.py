@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 
 from sandboxes import wire
 from sandboxes.limits import Limits
-from sandboxes.process import STARTUP_S, Proc, caps_for, drive, kill_all, spawn
+from sandboxes.process import STARTUP_S, Proc, abandon, caps_for, drive, kill_all, spawn
 from sandboxes.zygote import Zygote, default_zygote
 
 KINDS = ("assert", "stdio", "call")
@@ -195,8 +195,10 @@ def _call(program: str, tests: dict, limits: Limits, z: Zygote) -> list[TestOutc
         p = spawn({"role": "call"}, _for_rounds(limits, n - start), data=data, frames=True, zygote=z)
         p.on_frame = on_frame
         try:
-            drive([p], caps_for(limits))
+            drive([p], caps_for(limits), until=lambda nxt=nxt: nxt[0] >= n)
         finally:
+            if nxt[0] >= n:
+                abandon([p])  # every case answered: its exit status adds nothing
             kill_all([p])
         if load_error or nxt[0] == start and p.result.reason != "timeout" and not p.result.frames:
             reason = load_error[0] if load_error else _ended(p)
@@ -268,6 +270,10 @@ def _assert(program: str, tests: dict, limits: Limits, z: Zygote) -> list[TestOu
         try:
             drive([a, b], caps, until=lambda b=b: b.finished)
         finally:
+            clean = not running and not stop and not any(
+                o is not None and o.reason == "dead" for o in outcomes[start:])
+            if clean:
+                abandon([a])  # B is done and A did not die: how A ends adds nothing
             kill_all([a, b])
         dead_reason = _ended(a) if a.result.reason != "ok" else "runtime_error"
         for k in range(start, n):

@@ -181,7 +181,8 @@ def spawn(job: dict, limits: Limits, *, data: bytes = b"", stdin: bytes | None =
           frames: bool = False, extra: dict[int, int] | None = None,
           zygote: Zygote | None = None, drop_uid: bool = True, isolate: bool = True) -> Proc:
     """Start one sandboxed process tree; `extra` maps payload fd -> an fd of ours to hand over
-    (we close ours). `isolate=False` runs at `rlimits` without a uid change (trusted helpers)."""
+    (we close ours). `isolate=False` runs our own trusted helpers: one fork, `rlimits`, no uid
+    change, no per-run directory."""
     z = zygote or default_zygote()
     p = Proc()
     p.zygote = z
@@ -195,6 +196,9 @@ def spawn(job: dict, limits: Limits, *, data: bytes = b"", stdin: bytes | None =
     p.uid = uid
     if level == "namespaces":
         workdir = z.work_mount
+    elif not isolate:  # a trusted helper: no per-run directory to make and remove
+        workdir = z.base_dir
+        job = {**job, "light": True}
     else:
         workdir = os.path.join(z.base_dir, f"run-{os.getpid()}-{time.monotonic_ns()}")
         os.mkdir(workdir, 0o700)
@@ -302,6 +306,19 @@ def kill_all(procs: list[Proc]) -> None:
             p.kill()
             p.deadline = float("inf")
     drive(procs, {"stdout": 1 << 20, "stderr": 1 << 20, "frames": 64 << 20})
+
+
+def abandon(procs: list[Proc]) -> None:
+    """Kill and stop supervising without waiting for the exit, when nothing more is needed
+    from the runs (the kernel finishes the job: PDEATHSIG and PID-namespace teardown). A run
+    with a work directory on the host (`rlimits`) is waited for, so the directory goes too."""
+    waited = [p for p in procs if not p.finished and p.workdir_to_remove]
+    for p in procs:
+        if not p.finished and not p.workdir_to_remove:
+            p.kill()
+            p._close_all()
+            p.finished = True
+    kill_all(waited)
 
 
 def caps_for(limits: Limits) -> dict[str, int]:

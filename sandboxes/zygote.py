@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import atexit
 import fcntl
+import gc
 import json
 import os
 import signal
@@ -71,12 +72,18 @@ def serve() -> None:
         level, why = isolation.probe(work) if uid_ok else ("rlimits", "interpreter hidden")
     else:
         level, why = "rlimits", "requested"
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # keepers are reaped by the kernel
+    # Keepers are reaped here, after their pidfd is open (with SIGCHLD ignored a fast child
+    # could vanish before pidfd_open); a zombie also keeps its pid and group from reuse.
+    sock.settimeout(1.0)
+    gc.freeze()  # forked children then do not touch (and copy) the zygote's objects on GC
     sock.send(json.dumps({"level": level, "why": why, "pid": os.getpid(), "uid_ok": uid_ok,
                           "hidden": sorted(plan)}).encode())
     while True:
+        _reap()
         try:
             msg, fds, _, _ = socket.recv_fds(sock, MAX_HEADER, FD_SLOTS + 2)
+        except TimeoutError:
+            continue
         except OSError:
             break
         if not msg:
@@ -91,13 +98,29 @@ def serve() -> None:
             continue
         if pid == 0:
             sock.close()
+            if job.get("light"):
+                _light(job, fds)  # never returns
             _keeper(job, fds)  # never returns
-        pidfd = os.pidfd_open(pid)
+        pidfd = os.pidfd_open(pid)  # the child cannot be reaped before this: we reap it
         for fd in fds:
             os.close(fd)
-        socket.send_fds(sock, [json.dumps({"pid": pid}).encode()], [pidfd])
-        os.close(pidfd)
+        try:
+            socket.send_fds(sock, [json.dumps({"pid": pid}).encode()], [pidfd])
+        except OSError:
+            break
+        finally:
+            os.close(pidfd)
     os._exit(0)
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def _write_status(fd: int, obj: dict) -> None:
@@ -110,7 +133,6 @@ def _write_status(fd: int, obj: dict) -> None:
 def _keeper(job: dict, fds: list[int]) -> None:  # pragma: no cover - runs in a child
     """First child: isolate, fork the payload, report its exit status, sweep, exit."""
     status_fd, slots = fds[0], fds[1:]
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     uid = job.get("uid")
     try:
         isolation.enter_keeper(job["level"], uid)
@@ -141,6 +163,18 @@ def _lift(fd: int) -> int:
     new = fcntl.fcntl(fd, fcntl.F_DUPFD, FD_SLOTS)
     os.close(fd)
     return new
+
+
+def _light(job: dict, fds: list[int]) -> None:  # pragma: no cover - runs in a child
+    """One fork, no keeper, no namespaces, no uid change: for our own trusted helpers (the
+    `tests` side of the assert kind), which report their own exit status at the end."""
+    try:
+        os.setsid()
+        isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError as e:
+        _write_status(fds[0], {"error": f"light: {e}"})
+        os._exit(1)
+    _payload(job, fds[0], fds[1:])
 
 
 def _payload(job: dict, status_fd: int, slots: list[int]) -> None:  # pragma: no cover
