@@ -14,7 +14,8 @@ request gets exactly its own items back. The service gives every item a deadline
 a worker that hangs or crashes, so a bad verifier costs its item, never the server.
 
 Safe by default: binds to 127.0.0.1 and refuses any other address unless a bearer token is
-set (`--token` or $VERIFY_SERVE_TOKEN), which every endpoint except /health then requires;
+set (`--token` or $VERIFY_SERVE_TOKEN), which every endpoint except /health then requires
+(`Authorization: Bearer …`, or `?token=…` for clients that cannot set headers, e.g. OpenRLHF);
 request bodies and items per request are capped; a malformed body gets a 4xx whose `error`
 says what is wrong. SIGINT/SIGTERM stop accepting, finish the requests in flight (up to
 `--graceful-timeout` seconds), then stop the workers.
@@ -285,8 +286,12 @@ def create_app(service: Any, *, limits: Limits | None = None, token: str | None 
     def authorize(request: Request) -> None:
         if token is None:
             return
-        given = request.headers.get("authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        header = request.headers.get("authorization", "")
+        # `?token=` is for clients that cannot set headers (OpenRLHF's remote RM client);
+        # the access log, which would record it, is off unless --access-log.
+        query = request.query_params.get("token", "")
+        if not (hmac.compare_digest(header.encode(), f"Bearer {token}".encode())
+                or hmac.compare_digest(query.encode(), token.encode())):
             raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
     @app.exception_handler(RequestValidationError)
@@ -394,6 +399,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--ray-address", default=None, help='Ray cluster to join ("auto", "ray://head:10001")')
     p.add_argument("--ray-actors", type=int, default=None, help="Ray scoring actors (default: one per 4 cluster CPUs)")
     p.add_argument("--log-level", default="info")
+    p.add_argument("--access-log", action="store_true", help="log every request (off: it would record ?token=)")
     return p
 
 
@@ -431,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     service.score_outcomes([f"warm-up {i}" for i in range(n_warm)], [""] * n_warm)
     limits = Limits(args.max_body_bytes, args.max_items, args.batch_window_ms / 1000, args.max_batch_items)
     app = create_app(service, limits=limits, token=token, close_service=True)
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log,
                             timeout_graceful_shutdown=args.graceful_timeout)
     uvicorn.Server(config).run()
     return 0

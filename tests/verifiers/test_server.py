@@ -193,6 +193,10 @@ def test_bearer_token_guards_everything_but_health(service):
         assert post(f"{base}/score", json=body, headers={"authorization": "Bearer nope"}).status_code == 401
         ok = post(f"{base}/score", json=body, headers={"authorization": "Bearer s3cret"})
         assert ok.status_code == 200 and ok.json()["results"][0]["passed"]
+        # OpenRLHF's client sets no headers: the token can ride in the URL it is given.
+        body = {"query": ["a"], "prompts": [""], "labels": ["a"]}
+        assert post(f"{base}/get_reward?token=nope", json=body).status_code == 401
+        assert post(f"{base}/get_reward?token=s3cret", json=body).json()["rewards"] == [1.0]
         assert get(f"{base}/health").status_code == 200
 
 
