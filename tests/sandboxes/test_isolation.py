@@ -156,3 +156,25 @@ def test_segfault_fails_one_test_and_the_rest_still_run():
     prog = "import ctypes\ndef f(x):\n    if x == 0:\n        ctypes.string_at(0)\n    return x\n"
     rep = run_tests(prog, {"kind": "assert", "tests": ["assert f(0) == 0", "assert f(1) == 1", "assert f(2) == 2"]}, TIGHT)
     assert [o.reason for o in rep.outcomes] == ["runtime_error", "ok", "ok"]
+
+
+def test_sigkilled_host_takes_every_sandboxed_process_with_it(marker):
+    import signal
+    import subprocess
+    import sys
+    host = (
+        f"import sys\nsys.path.insert(0, {os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))!r})\nfrom sandboxes import Limits, run_tests\n"
+        f"prog = \"import subprocess, time\\nsubprocess.Popen(['/bin/sh', '-c', 'sleep 60; : {marker}'])\\n"
+        "time.sleep(60)\\n\"\n"
+        "run_tests(prog, {'kind': 'stdio', 'cases': [{'stdout': 'x'}]}, Limits(timeout_s=30))\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", host])
+    deadline = time.monotonic() + 20
+    from tests.sandboxes.conftest import strays
+    while not strays(marker) and time.monotonic() < deadline:  # wait until the program runs
+        time.sleep(0.05)
+    assert strays(marker), "the sandboxed program never started"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert_no_strays(marker)
+    assert_no_strays(f"serve() {proc.pid} ")  # the host's zygote (argv names the host pid) is gone
