@@ -277,9 +277,13 @@ def _as_sequence(e: Basic | MatrixBase) -> list | None:
     return None
 
 
+def _is_inequality_list(e: Basic) -> bool:
+    return isinstance(e, FiniteSet) and bool(e.args) and all(
+        isinstance(x, Relational | And) and _chain(x) is None for x in e.args)
+
+
 def _sets_of(e: Basic) -> Set | None:
-    if isinstance(e, FiniteSet) and e.args and all(
-            isinstance(x, Relational | And) and _chain(x) is None for x in e.args):
+    if _is_inequality_list(e):
         # "x < 2 or x > 3" arrives as a list of inequalities: their union
         parts = [_sets_of(x) for x in e.args]
         return None if any(p is None for p in parts) else Union(*parts)
@@ -389,10 +393,8 @@ def equivalent(answer: Basic | MatrixBase, reference: Basic | MatrixBase) -> boo
     if a_ineq and r_ineq:
         return _inequalities_equal(answer, reference)
     # "x < 2 or x > 3" (a list of inequalities) against an interval union, either way round
-    a_ineqs = isinstance(answer, FiniteSet) and not isinstance(reference, FiniteSet) \
-        and _sets_of(answer) is not None
-    r_ineqs = isinstance(reference, FiniteSet) and not isinstance(answer, FiniteSet) \
-        and _sets_of(reference) is not None
+    a_ineqs = _is_inequality_list(answer) and not isinstance(reference, FiniteSet)
+    r_ineqs = _is_inequality_list(reference) and not isinstance(answer, FiniteSet)
     if a_ineq or r_ineq or a_ineqs or r_ineqs:
         sa, sr = _sets_of(answer), _sets_of(reference)
         return sa is not None and sr is not None and _set_equal(sa, sr)

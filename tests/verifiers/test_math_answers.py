@@ -63,6 +63,10 @@ EQUAL = [
     # prose answers
     ("Yes", "yes"), ("No.", "\\text{No}"), ("Yes, it is possible", "Yes"), ("3rd", "third"), ("five", "5"),
     ("\\text{odd}", "odd"),
+    # written after the table passed: identities whose variable cancels, wrappers, set forms
+    ("\\cos^2\\theta+\\sin^2\\theta", "1"), ("\\mathrm{4}", "4"), ("\\textbf{7}", "7"), ("\\{3\\}", "3"),
+    ("(-\\infty, -1] \\cup [3, \\infty)", "x \\le -1 \\text{ or } x \\ge 3"), ("|x| < 1", "(-1, 1)"),
+    ("y = \\frac{3}{2}x - 1", "3x - 2y = 2"), ("\\frac{x^2-1}{x-1}", "x+1"), ("\\binom{n}{2}", "\\frac{n(n-1)}{2}"),
 ]
 
 # (answer, reference): must NOT match ----------------------------------------------------------
@@ -94,6 +98,8 @@ DIFFERENT = [
     ("\\text{even}", "\\text{odd}"), ("I don't know", "5"),
     # piecewise functions: positive test points alone do not prove |x| = x
     ("x", "|x|"),
+    ("|x| \\le 1", "(-1, 1)"), ("y = \\frac{3}{2}x + 1", "3x - 2y = 2"), ("\\frac{\\pi^2}{6}", "1.6449"),
+    ("\\frac{3}{4}", "75\\%"), ("7.01", "7"), ("-\\infty", "\\infty"),
 ]
 
 
