@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -72,6 +73,7 @@ class TRLReward:
         self.spec, self.reference_column, self.spec_column = spec, reference_column, spec_column
         self.unscored, self.workers, self.timeout_s = unscored, workers, timeout_s
         self._service, self._owns_service = service, service is None
+        self._lock = threading.Lock()
         # TRL names a reward function by `__name__` (trl.trainer.utils.get_callable_name).
         self.__name__ = name or (spec if isinstance(spec, str) else repr(spec))
 
@@ -83,9 +85,10 @@ class TRLReward:
     # --- internals -------------------------------------------------------------------------
     @property
     def service(self) -> Any:
-        if self._service is None:
-            self._service = RewardService(self.spec, workers=self.workers, timeout_s=self.timeout_s)
-        return self._service
+        with self._lock:
+            if self._service is None:
+                self._service = RewardService(self.spec, workers=self.workers, timeout_s=self.timeout_s)
+            return self._service
 
     def _score(self, completions: list[Any], columns: dict[str, Any]) -> list[float | None]:
         if self.reference_column not in columns:
@@ -130,9 +133,14 @@ class TRLReward:
     def __getstate__(self) -> dict[str, Any]:
         # A running service (pipes, locks) does not pickle; a copy starts its own on first use.
         state = dict(self.__dict__)
+        state.pop("_lock")
         if self._owns_service:
             state["_service"] = None
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.__name__!r}, reference_column={self.reference_column!r})"

@@ -72,3 +72,13 @@ def test_docs_example_runs_on_the_running_ray(service):
     ns = run(code)
     assert [s.passed for s in ns["scores"]] == [True, False] * 4
     assert ray.is_initialized()  # joined the running Ray; did not shut it down
+
+
+def test_the_http_server_serves_from_ray(service):
+    pytest.importorskip("fastapi")
+    from tests.verifiers.test_server import items, post, running
+    from verifiers.server import create_app
+
+    with running(create_app(service)) as base:
+        res = post(f"{base}/score", json={"items": items([("a", "a"), ("b", "c"), ("hang", "x")])}).json()["results"]
+    assert [r["reason"] for r in res] == ["ok", "mismatch", "timeout"]

@@ -14,9 +14,9 @@ import threading
 import time
 from contextlib import contextmanager
 
-import httpx
 import pytest
 
+httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 uvicorn = pytest.importorskip("uvicorn")
 
@@ -274,3 +274,33 @@ def test_response_json_round_trips():
     assert json.loads(res.model_dump_json()) == {"id": "x", "reward": None, "passed": False, "reason": "ok",
                                                  "scored": False, "parts": {"b": 1.0},
                                                  "error": "verifier returned a non-finite reward"}
+
+
+def test_microbatcher_caps_batches_and_a_failing_batch_fails_only_its_requests():
+    from verifiers.microbatch import MicroBatcher
+    from verifiers.service import Outcome
+
+    class FakeService:
+        def __init__(self):
+            self.calls = []
+
+        def score_outcomes(self, completions, references, specs=None):
+            self.calls.append(len(completions))
+            if "boom" in completions:
+                raise RuntimeError("service broke")
+            return [Outcome(Score(float(c == r), c == r)) for c, r in zip(completions, references, strict=True)]
+
+    async def go():
+        fake = FakeService()
+        batcher = MicroBatcher(fake, window_s=0.05, max_items=5)
+        batcher.start()
+        outs = await asyncio.gather(*(batcher.score([str(k), "x"], [str(k), "y"], [None, None]) for k in range(6)))
+        boom = await asyncio.gather(batcher.score(["boom"], ["b"], [None]), return_exceptions=True)
+        after = await batcher.score(["z"], ["z"], [None])
+        await batcher.stop()
+        return fake, outs, boom, after
+
+    fake, outs, boom, after = asyncio.run(go())
+    assert [[o.score.passed for o in out] for out in outs] == [[True, False]] * 6
+    assert max(fake.calls[:-2]) <= 5 and sum(fake.calls[:-2]) == 12 and len(fake.calls) >= 5
+    assert isinstance(boom[0], RuntimeError) and after[0].score.passed
