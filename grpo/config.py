@@ -51,6 +51,7 @@ class TrainConfig(BaseModel):
     # --- runtime ------------------------------------------------------------------------
     seed: int = Field(0, description="Seeds data order, sampling and initialisation.")
     device: str = Field("auto", description="auto (cuda when present, else cpu), cpu, cuda, cuda:1, ...")
+    threads: int = Field(0, ge=0, description="CPU threads for torch (torch.set_num_threads); 0: torch's default. 1 is often fastest for tiny models or a busy machine.")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="Autocast dtype of forward passes: auto is bfloat16 on CUDA, float32 on CPU. Weights stay float32.")
     output_dir: str = Field("runs/grpo", description="Metrics, samples and checkpoints go here.")

@@ -50,8 +50,10 @@ def autocast(dtype: torch.dtype | None, device: torch.device):
     return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
 
 
-def init(device_name: str) -> World:
+def init(device_name: str, threads: int = 0) -> World:
     """Join the process group when launched by torchrun; pick this process's device."""
+    if threads:
+        torch.set_num_threads(threads)
     size = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     device = resolve_device(device_name, local_rank)

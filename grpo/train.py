@@ -46,7 +46,7 @@ def train(cfg: GRPOConfig, scorer: Scorer | None = None, eval_set: dict | None =
     service (tests pass an in-process one); `eval_set` ({prompts, references, every}) adds
     greedy accuracy to the metrics every `every` steps."""
     # --- 0. setup: processes, data, models, optimizer, resume ---------------------------
-    world = distributed.init(cfg.device)
+    world = distributed.init(cfg.device, cfg.threads)
     dtype = distributed.autocast_dtype(cfg.dtype, world.device)
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
