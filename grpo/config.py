@@ -68,7 +68,7 @@ class GRPOConfig(TrainConfig):
     reference_key: str = Field("reference", description="Field of each row holding the gold answer passed to the verifier.")
     spec_key: str = Field("reward_spec", description="Optional field of a row overriding `reward` for that row.")
     reward: str = Field("0.1*format + math", description="Reward spec for the reward service: '0.1*format + math', 'format & math', 'code', ...")
-    reward_workers: int = Field(2, gt=0, description="Worker processes of the reward service.")
+    reward_workers: int = Field(2, ge=0, description="Worker processes of the reward service; 0 scores in this process (no deadline: for tests and debugging).")
     reward_timeout_s: float = Field(10.0, gt=0, description="Deadline per scored item; a late item is excluded, not scored 0.")
 
     # --- rollout ------------------------------------------------------------------------

@@ -77,6 +77,9 @@ def answer_match(completion: str, reference: Any) -> Score:
 
 
 def reward_service(spec: str, workers: int, timeout_s: float) -> Scorer:
+    """The reward service with `workers` processes; 0 workers: a LocalScorer, no processes."""
+    if workers == 0:
+        return LocalScorer(spec)
     from verifiers.service import RewardService  # worker processes start only for real runs
     return RewardService(spec, workers=workers, timeout_s=timeout_s)
 
