@@ -82,7 +82,7 @@ class GRPOConfig(TrainConfig):
 
     # --- advantages and loss ------------------------------------------------------------
     advantage_scale: Literal["group", "batch", "none"] = Field(
-        "group", description="Divide centred rewards by the group std (GRPO), the batch std, or nothing (Dr. GRPO).")
+        "group", description="Divide centred rewards by the group std (GRPO), the batch std (of this process's batch under DDP), or nothing (Dr. GRPO).")
     clip_low: float = Field(0.2, ge=0, description="Ratio clip below: 1 - clip_low.")
     clip_high: float = Field(0.2, ge=0, description="Ratio clip above: 1 + clip_high (DAPO's clip-higher uses 0.28).")
     ratio_level: Literal["token", "sequence"] = Field(
