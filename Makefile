@@ -4,7 +4,7 @@
 PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
-EXTRAS  ?= train,dev
+EXTRAS  ?= train,dev,serve,trl,ray
 
 .PHONY: setup demo test lint grpo-demo clean
 
