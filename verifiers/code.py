@@ -10,7 +10,8 @@ The program is the last fenced block of the `<answer>` (or of the completion, ou
 reason = the first failure's: wrong_answer, runtime_error, timeout, memory, output_limit,
 syntax_error, or no_code when there is nothing to run. Tests run in `sandboxes` (see its
 docstring for isolation levels and the threat model); a malformed tests object raises
-BadReference, a sandbox that cannot start raises sandboxes.SandboxError.
+BadReference, a sandbox that cannot start raises SandboxUnavailable (both a VerifierError and
+a sandboxes.SandboxError, so either `except` catches it).
 
     python -m pytest tests/verifiers/test_code.py -q
 """
@@ -20,13 +21,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sandboxes import BadTests, Limits, budget_s, default_zygote, run_tests, validate
+from sandboxes import BadTests, Limits, SandboxError, budget_s, default_zygote, run_tests, validate
 from verifiers.extract import answer_block, strip_think
-from verifiers.score import BadReference, Score
+from verifiers.score import BadReference, Score, VerifierError
 from verifiers.verifier import Verifier
 
 _FENCE_RE = re.compile(r"```[^\n`]*\n(.*?)```", re.DOTALL)
 _OPEN_FENCE_RE = re.compile(r"```[^\n`]*\n")
+
+
+class SandboxUnavailable(VerifierError, SandboxError):
+    """The sandbox cannot start or was lost: broken infrastructure, not a wrong program."""
 
 
 def extract_program(completion: str) -> str | None:
@@ -76,7 +81,12 @@ class CodeVerifier(Verifier):
         program = extract_program(completion)
         if program is None:
             return Score.fail("no_code", self.name)
-        report = run_tests(program, tests, self.limits, zygote=default_zygote(self.isolation))
+        try:
+            report = run_tests(program, tests, self.limits, zygote=default_zygote(self.isolation))
+        except SandboxUnavailable:
+            raise
+        except SandboxError as e:
+            raise SandboxUnavailable(str(e)) from e
         return Score(report.fraction, report.passed, report.reason, {self.name: report.fraction})
 
     def __repr__(self) -> str:

@@ -160,7 +160,11 @@ class _Parser:
             return v
         if kind == "name":
             self.take()
-            factory = _REGISTRY.get(text) or _builtin(text)
+            try:
+                factory = _REGISTRY.get(text) or _builtin(text)
+            except ImportError as e:
+                raise SpecError(f"verifier {text!r} in spec {self.spec!r} needs a package that is "
+                                f"not installed: {e}") from e
             if factory is None:
                 raise SpecError(f"unknown verifier {text!r} in spec {self.spec!r}; known: {', '.join(known_names())}")
             kwargs = self.kwargs() if self.at("(") else {}

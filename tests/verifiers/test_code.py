@@ -89,3 +89,16 @@ def test_default_constructor_and_spec_name():
     assert v.name == "code" and repr(v) == "code"
     from verifiers.spec import parse_spec
     assert parse_spec("code")(GOOD, ADD).passed
+
+
+def test_a_sandbox_that_cannot_start_is_a_verifier_error(monkeypatch):
+    import verifiers.code as code
+    from sandboxes import SandboxError
+    from verifiers.score import VerifierError
+
+    def broken(*args, **kwargs):
+        raise SandboxError("namespaces isolation unavailable: test")
+    monkeypatch.setattr(code, "run_tests", broken)
+    with pytest.raises(VerifierError, match="namespaces isolation unavailable") as info:
+        V(GOOD, ADD)
+    assert isinstance(info.value, SandboxError)  # old `except SandboxError` still catches it

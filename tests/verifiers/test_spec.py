@@ -59,3 +59,10 @@ def test_register_adds_a_name():
 def test_non_string_spec_is_rejected():
     with pytest.raises(SpecError):
         parse_spec(42)  # type: ignore[arg-type]
+
+
+def test_a_builtin_whose_package_is_missing_is_a_spec_error(monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "verifiers.code", None)  # `import verifiers.code` now fails
+    with pytest.raises(SpecError, match="'code'.*not installed"):
+        parse_spec("code")
