@@ -34,6 +34,24 @@ CASES: list[tuple[str, str, str]] = [
     ("many boxed", " ".join(f"\\boxed{{{i}}}" for i in range(20_000)), "19999"),
     ("polynomial expansion", "<answer>(x+1)^{100000}</answer>", "x"),
     ("integral", "<answer>\\int_0^1 e^{x^{9}} \\sin(x^{7}) dx</answer>", "1"),
+    # Extraction itself: patterns that a lazy regex or a brace scan per box makes quadratic.
+    ("unclosed boxes", "\\boxed{" * 150_000, "1"),
+    ("nested boxes", "\\boxed{" * 100_000 + "1" + "}" * 100_000, "1"),
+    ("unclosed answer tags", "</answer>" + "<answer>" * 120_000, "1"),
+    ("unclosed think tags", "</think>" + "<think>" * 120_000, "1"),
+    ("answer phrase spam", "the answer is .\n" * 60_000, "1"),
+]
+
+# What the service's parent process runs without a deadline: the verifier's cache key (answer
+# extraction) on completions up to the keyed size (32 KB). Timed directly, in milliseconds.
+KEY_CASES: list[tuple[str, str]] = [
+    ("unclosed boxes", "\\boxed{" * 4_600),
+    ("nested boxes", "\\boxed{" * 4_000 + "1" + "}" * 4_000),
+    ("unclosed answer tags", "</answer>" + "<answer>" * 4_000),
+    ("unclosed think tags", "</think>" + "<think>" * 4_000),
+    ("answer phrase spam", "the answer is .\n" * 2_000),
+    ("brace-less boxes", "\\boxed 1" * 4_000),
+    ("GSM8K markers", "####\n" * 6_500),
 ]
 
 
@@ -84,6 +102,19 @@ def main() -> None:
     budget = args.timeout + 1.0
     print(f"\nworst case ours: {worst:.2f} s (deadline {args.timeout:.1f} s + 1 s = {budget:.1f} s): "
           + ("WITHIN" if worst <= budget else "OVER"))
+
+    from verifiers.math_answers import MathVerifier
+
+    key = MathVerifier().cache_key
+    print(f"\nparent-side cache key on 32 KB adversarial completions (no deadline there):")
+    worst_key = 0.0
+    for name, completion in KEY_CASES:
+        start = time.perf_counter()
+        key(completion[:32_768])
+        ms = (time.perf_counter() - start) * 1000
+        worst_key = max(worst_key, ms)
+        print(f"  {name:24s} {ms:8.1f} ms")
+    print(f"worst cache key: {worst_key:.1f} ms")
 
 
 if __name__ == "__main__":

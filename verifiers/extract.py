@@ -26,6 +26,7 @@ one; prose completions longer than the short-answer limit with no box or answer 
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 __all__ = [
     "answer_block",
@@ -39,9 +40,26 @@ __all__ = [
     "strip_think",
 ]
 
-_BLOCK_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
 _OPEN_RE = re.compile(r"<answer>", re.IGNORECASE)
 _CLOSE_RE = re.compile(r"</answer>", re.IGNORECASE)
+
+# Every scan here is linear in the text: extraction runs on adversarial model output, sometimes
+# in the reward service's parent process (cache keys), where nothing bounds its time. Patterns
+# such as `<a>(.*?)</a>` or a brace scan per `\boxed{` are quadratic on "<a><a><a>..." or
+# "\boxed{\boxed{..." (15 s for 32 KB), so tags are paired and braces matched in one pass.
+
+
+def _pairs(text: str, open_re: re.Pattern, close_re: re.Pattern) -> tuple[list[tuple[int, int]], bool]:
+    """The (content start, content end) of each open...close pair, scanning left to right the
+    way a lazy `open(.*?)close` findall would, and whether an open is left unclosed."""
+    out, pos = [], 0
+    while (o := open_re.search(text, pos)) is not None:
+        c = close_re.search(text, o.end())
+        if c is None:
+            return out, True
+        out.append((o.end(), c.start()))
+        pos = c.end()
+    return out, False
 
 
 def answer_block(text: str) -> str | None:
@@ -51,11 +69,11 @@ def answer_block(text: str) -> str | None:
     several answers are hedging, and rewarding the best of them would teach the model to hedge.
     A single unclosed `<answer>` at the end (a truncated generation) yields what follows it.
     """
-    blocks = _BLOCK_RE.findall(text)
-    if len(blocks) > 1:
-        return None
+    blocks, unclosed = _pairs(text, _OPEN_RE, _CLOSE_RE)
+    if len(blocks) > 1 or (blocks and unclosed):
+        return None  # "<answer>1</answer><answer>2" hedges as much as two closed blocks
     if len(blocks) == 1:
-        content = blocks[0].strip()
+        content = text[blocks[0][0]:blocks[0][1]].strip()
         return content or None
     opens = list(_OPEN_RE.finditer(text))
     if len(opens) == 1 and not _CLOSE_RE.search(text):
@@ -65,43 +83,59 @@ def answer_block(text: str) -> str | None:
 
 
 def _count_blocks(text: str) -> int:
-    return len(_BLOCK_RE.findall(text))
+    return len(_pairs(text, _OPEN_RE, _CLOSE_RE)[0])
 
 
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![a-zA-Z])")
 
 
-def _braced(text: str, start: int) -> tuple[str, int] | None:
-    """The content of the brace group opening at text[start] == '{', and the index after it."""
-    depth = 0
-    for i in range(start, len(text)):
-        c = text[i]
-        if c == "\\" and i + 1 < len(text) and text[i + 1] in "{}":
-            continue  # \{ and \} are literal braces, not grouping
-        if c == "{" and (i == 0 or text[i - 1] != "\\"):
-            depth += 1
-        elif c == "}" and (i == 0 or text[i - 1] != "\\"):
-            depth -= 1
-            if depth == 0:
-                return text[start + 1:i], i + 1
-    return None
+def _brace_partners(text: str) -> dict[int, int]:
+    """Index of each grouping '{' -> index of its '}', in one pass; \\{ and \\} are literal."""
+    partner, stack = {}, []
+    for m in re.finditer(r"(?<!\\)[{}]", text):
+        if m.group() == "{":
+            stack.append(m.start())
+        elif stack:
+            partner[stack.pop()] = m.start()
+    return partner
 
 
-def _boxes(text: str) -> list[tuple[int, int, str | None]]:
-    """Every box as (start, end, content); content None when its braces never close."""
-    out = []
+_BRACELESS_RE = re.compile(r"[^\s$]+")
+
+
+class _Box(NamedTuple):
+    start: int  # of the backslash
+    end: int  # after the closing brace (or the brace-less token)
+    content: slice | None  # of the text, None when the braces never close
+
+
+def _boxes(text: str) -> list[_Box]:
+    """Every \\boxed / \\fbox in the text, in order; contents are spans, not copies (nested
+    boxes would otherwise copy the text once per level)."""
+    out, partner = [], None
     for m in _BOX_RE.finditer(text):
         i = m.end()
         while i < len(text) and text[i] in " \t":
             i += 1
         if i < len(text) and text[i] == "{":
-            got = _braced(text, i)
-            out.append((m.start(), got[1], got[0].strip()) if got else (m.start(), len(text), None))
+            partner = _brace_partners(text) if partner is None else partner
+            close = partner.get(i)
+            out.append(_Box(m.start(), close + 1, slice(i + 1, close)) if close is not None
+                       else _Box(m.start(), len(text), None))
         else:
-            token = re.match(r"[^\s$]+", text[i:])
-            content = token.group(0).rstrip(".,;") if token else None
-            out.append((m.start(), i + (token.end() if token else 0), content))
+            token = _BRACELESS_RE.match(text, i)
+            if token is None:
+                out.append(_Box(m.start(), i, None))
+                continue
+            end = token.end()
+            while end > i and text[end - 1] in ".,;":
+                end -= 1
+            out.append(_Box(m.start(), token.end(), slice(i, end)))
     return out
+
+
+def _content(text: str, box: _Box) -> str | None:
+    return None if box.content is None else text[box.content].strip()
 
 
 def last_boxed(text: str) -> str | None:
@@ -113,7 +147,7 @@ def last_boxed(text: str) -> str | None:
     boxes = _boxes(text)
     if not boxes:
         return None
-    return boxes[-1][2] or None
+    return _content(text, boxes[-1]) or None
 
 
 _BETWEEN_BOXES_RE = re.compile(
@@ -123,18 +157,20 @@ _BETWEEN_BOXES_RE = re.compile(
 def boxed_answer(text: str) -> str | None:
     """The last box, joined with the boxes right before it when only separators lie between
     ("\\boxed{2} or \\boxed{3}" -> "2, 3"): several boxed candidates are one list, so a hedge
-    does not match a single-valued reference, while boxed roots can match a list reference."""
+    does not match a single-valued reference, while boxed roots can match a list reference.
+    A box that encloses the last one ("\\boxed{\\boxed{2}}") is not a separate candidate."""
     boxes = _boxes(text)
-    if not boxes or not boxes[-1][2]:
+    if not boxes or not _content(text, boxes[-1]):
         return None
     group = [boxes[-1]]
     for box in reversed(boxes[:-1]):
-        between = text[box[1]:group[0][0]]
-        if box[2] is None or _BETWEEN_BOXES_RE.fullmatch(between) is None:
+        if box.content is None or box.end > group[0].start:
+            break
+        if _BETWEEN_BOXES_RE.fullmatch(text, box.end, group[0].start) is None:
             break
         group.insert(0, box)
-    contents = list(dict.fromkeys(b[2] for b in group if b[2]))
-    return ", ".join(contents)
+    contents = [_content(text, b) for b in group]
+    return ", ".join(dict.fromkeys(c for c in contents if c))
 
 
 _ANSWER_IS_RE = re.compile(
@@ -157,6 +193,9 @@ def _clean_tail(s: str) -> str:
     return s.strip("*").strip()
 
 
+_MAX_PHRASES, _PHRASE_WINDOW = 32, 2000
+
+
 def answer_is(text: str) -> str | None:
     """The answer stated as "the answer is X", "Final Answer: X", "answer = X" (last occurrence).
 
@@ -165,8 +204,10 @@ def answer_is(text: str) -> str | None:
     prose up to the end of the sentence, trailing punctuation removed.
     """
     text = text.replace("**", "")
-    for m in reversed(list(_ANSWER_IS_RE.finditer(text))):
-        rest = text[m.end():]
+    # The last few phrasings, each read within a window: reading every one to the end of the
+    # text is quadratic on "answer is .\n" repeated.
+    for m in reversed(list(_ANSWER_IS_RE.finditer(text))[-_MAX_PHRASES:]):
+        rest = text[m.end():m.end() + _PHRASE_WINDOW]
         lines = [ln for ln in rest.split("\n") if ln.strip()]
         if not lines:
             continue
@@ -263,19 +304,28 @@ def _from_block(block: str) -> str:
 
 
 _GSM8K_RE = re.compile(r"^\s*####\s*(.+?)\s*$", re.MULTILINE)
-_THINK_RE = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 _SHORT_CHARS, _SHORT_LINES = 300, 3
+
+
+_THINK_OPEN_RE = re.compile(r"<think>", re.IGNORECASE)
+_THINK_CLOSE_RE = re.compile(r"</think>", re.IGNORECASE)
 
 
 def strip_think(text: str) -> str:
     """The completion without its <think>...</think> reasoning; an unclosed <think> runs to the
     end. Reasoning is not graded: a value that appears only there is not a final answer."""
-    text = _THINK_RE.sub(" ", text)
-    m = re.search(r"<think>", text, re.IGNORECASE)
-    if m:
-        text = text[: m.start()]
-    if re.search(r"</think>", text, re.IGNORECASE):
-        text = re.split(r"</think>", text, flags=re.IGNORECASE)[-1]  # opening tag in the prompt
+    pairs, unclosed = _pairs(text, _THINK_OPEN_RE, _THINK_CLOSE_RE)
+    kept, pos = [], 0
+    for start, end in pairs:
+        kept.append(text[pos:start - len("<think>")])
+        pos = _THINK_CLOSE_RE.match(text, end).end()
+    rest = text[pos:]
+    if unclosed:
+        rest = rest[: _THINK_OPEN_RE.search(rest).start()]
+    text = " ".join([*kept, rest])
+    closes = list(_THINK_CLOSE_RE.finditer(text))
+    if closes:
+        text = text[closes[-1].end():]  # opening tag in the prompt
     return text
 
 

@@ -39,7 +39,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 from functools import lru_cache
-from typing import Any
+from typing import Any, Hashable
 
 import sympy
 from latex2sympy2_extended import latex2sympy
@@ -268,6 +268,11 @@ class MathVerifier(Verifier):
 
     name = "math"
 
+    def cache_key(self, completion: str) -> Hashable:
+        """The extracted answer: the verdict depends on nothing else, so eight reasonings that
+        end in the same answer are compared once."""
+        return ("answer", extract_answer(completion or ""))
+
     def score(self, completion: str, reference: Any) -> Score:
         ref = _check_reference(reference)
         key = choice_key(ref)
@@ -297,6 +302,8 @@ class ExactVerifier(Verifier):
     r"""Normalised string equality: whitespace, case, $ and \text{} do not matter; nothing else."""
 
     name = "exact"
+
+    cache_key = MathVerifier.cache_key
 
     def score(self, completion: str, reference: Any) -> Score:
         if reference is None or not str(reference).strip():

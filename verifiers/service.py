@@ -213,7 +213,7 @@ class RewardService:
         self._cache: OrderedDict[tuple[str, Any, str], Score] = OrderedDict()
         self._lock = threading.Lock()
         self._closed = False
-        self.stats = {"items": 0, "cache_hits": 0, "timeouts": 0, "crashes": 0, "workers_replaced": 0}
+        self.stats = {"items": 0, "dispatched": 0, "cache_hits": 0, "timeouts": 0, "crashes": 0, "workers_replaced": 0}
         self._finalizer = weakref.finalize(self, RewardService._shutdown, self._workers)
 
     # --- public API ----------------------------------------------------------------------
@@ -298,6 +298,7 @@ class RewardService:
             owners.append([i])
             items.append((keys[i], completions[i], references[i], cache_key))
         self.stats["items"] += n
+        self.stats["dispatched"] += len(items)
         # Dispatch grouped by reference so a worker's parsed-reference cache is reused.
         pending = deque(sorted(range(len(items)), key=lambda k: items[k][3][2]))
         done = self._dispatch(items, pending)

@@ -142,3 +142,19 @@ def test_strip_think_handles_unclosed_think():
     assert strip_think("<think>still thinking 42").strip() == ""
     # the prompt ended with "<think>": the completion opens inside the reasoning
     assert strip_think("reasoning about 7...\n</think> answer 3").strip() == "answer 3"
+
+
+def test_a_box_enclosing_the_last_box_is_not_a_second_candidate():
+    assert boxed_answer(r"\boxed{\boxed{1}}") == "1"
+    assert boxed_answer(r"\boxed{2} or \boxed{3}") == "2, 3"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("</answer><answer><answer>5", None),            # stray close, then two opens: no single block
+    ("<answer>1</answer><answer>2", None),            # a closed block and an unclosed one: hedging
+    (r"\boxed{\boxed{\boxed{", None),                 # braces never close
+    ("</think><think><think>7", None),               # reasoning never closes: nothing graded
+    ("<think>a</think>x<think>b</think>the answer is 4", "4"),
+])
+def test_adversarial_tag_and_brace_runs(text, expected):
+    assert extract_answer(text) == expected

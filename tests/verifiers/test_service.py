@@ -170,3 +170,20 @@ def test_a_failing_cache_key_falls_back_to_the_whole_text():
     with RewardService(Broken(), workers=1) as s:
         assert [x.passed for x in s.score(["a 4", "b 4"], ["4", "4"])] == [True, True]
         assert len(s._cache) == 2
+
+
+def test_math_completions_with_the_same_final_answer_are_compared_once():
+    reasonings = ["<think>2/4 reduces</think><answer>\\frac{1}{2}</answer>",
+                  "<think>half of it</think><answer>\\frac{1}{2}</answer>",
+                  "<think>decimal</think><answer>0.5</answer>",
+                  "<think>guess</think><answer>0.5</answer>",
+                  "<think>wrong</think><answer>3</answer>",
+                  "no answer at all, just rambling on and on " * 20]
+    with RewardService("math", workers=1) as s:
+        out = s.score(reasonings, ["1/2"] * len(reasonings))
+        assert [x.passed for x in out] == [True, True, True, True, False, False]
+        assert out[-1].reason == "no_answer"
+        assert s.stats["dispatched"] == 4  # \frac{1}{2}, 0.5, 3, and no answer
+    with RewardService("format & math", workers=1) as s:
+        s.score(reasonings, ["1/2"] * len(reasonings))
+        assert s.stats["dispatched"] == len(reasonings)  # format reads the whole text
