@@ -136,7 +136,7 @@ def main() -> None:
     print(f"math-verify parse+verify, serial : {t_mv:7.2f} s  {n / t_mv:8.1f} items/s")
     print(f"ours, RewardService({args.workers} workers): {t_ours:7.2f} s  {n / t_ours:8.1f} items/s"
           f"   (+{startup:.2f} s one-off worker start)")
-    print(f"speed-up: {t_mv / t_ours:.2f}x")
+    print(f"speed-up: {t_mv / t_ours:.2f}x  (cold, counting the worker start: {t_mv / (t_ours + startup):.2f}x)")
     print(f"verdicts right (vs the generator's truth): math-verify {100 * acc_mv:.1f}%, ours {100 * acc_ours:.1f}%"
           f"   (agreement {100 * agree:.1f}%, true pass rate {statistics.mean(truth):.3f})")
 

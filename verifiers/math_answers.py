@@ -37,9 +37,10 @@ normalised reference) are memoised, so a GRPO group of 8 sharing a reference par
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable
 from fractions import Fraction
 from functools import lru_cache
-from typing import Any, Hashable
+from typing import Any
 
 import sympy
 from latex2sympy2_extended import latex2sympy
