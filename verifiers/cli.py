@@ -133,10 +133,21 @@ class _Selection:
         self._same: Any = None
 
     def same(self, a: str, b: str) -> bool:
-        if self._same is None:
-            from verifiers.math_answers import math_equal
+        """Whether two model answers are one vote (maj@k) or one answer (--dedupe).
 
-            self._same = math_equal
+        The second answer stands in for a reference, and a model answer may be no valid
+        reference (unbalanced braces): such pairs fall back to normalised text equality."""
+        if self._same is None:
+            from verifiers.latex_normalize import canonical_text
+            from verifiers.math_answers import math_equal
+            from verifiers.score import BadReference
+
+            def same(x: str, y: str) -> bool:
+                try:
+                    return math_equal(x, y)
+                except BadReference:
+                    return canonical_text(x) == canonical_text(y)
+            self._same = same
         return self._same(a, b)
 
     def group(self, rec: dict | None) -> Any:

@@ -108,3 +108,15 @@ def test_evaluation_flag_errors_are_usage_errors(tmp_path):
     assert main([str(src), "--dedupe"]) == 2
     assert main([str(src), "--group-key", "pid", "--k", "0"]) == 2
     assert main([str(src), "--keep", "sometimes"]) == 2
+
+
+def test_majority_vote_over_answers_that_are_no_valid_reference(tmp_path):
+    # Clustering compares two model answers, one standing in for the reference; a garbled one
+    # (unbalanced braces) must count as its own vote, not crash the run.
+    rows = [{"pid": "a", "completion": _c(x), "reference": "5"} for x in [")}B0", ")}B0", "5", "{{x"]]
+    src, report = _samples(tmp_path, rows), tmp_path / "r.json"
+    assert main([str(src), "-o", str(tmp_path / "o.jsonl"), "--group-key", "pid", "--k", "1,4",
+                 "--report", str(report), "--workers", "1", "-q"]) == 0
+    group = json.loads(report.read_text())["groups"][0]
+    assert group["maj@k"]["4"] is False  # the two garbled answers outvote the right one
+    assert group["pass@k"]["4"] == 1.0
