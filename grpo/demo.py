@@ -22,7 +22,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 from grpo import arith
 from grpo.config import GRPOConfig, SFTConfig, load_config
-from grpo.data import render_prompt
+from grpo.data import load_rows, render_prompt
 from grpo.evaluate import greedy_accuracy
 from grpo.plot import plot
 from grpo.policy import load_model, load_tokenizer
@@ -43,21 +43,30 @@ def tiny_model(vocab_size: int, hidden: int = 128, layers: int = 2, seed: int = 
         eos_token_id=1, bos_token_id=None, tie_word_embeddings=True))
 
 
-def demo(out_dir: str = "runs/demo", sft_overrides: list[str] | None = None, grpo_overrides: list[str] | None = None,
-         n_eval: int = 200, eval_every: int = 20, scorer: Scorer | None = None, say: Any = print) -> dict:
-    t_start = time.perf_counter()
+def prepare(out_dir: str | Path = "runs/demo", n_test: int = 200) -> Path:
+    """Steps 1-2: disjoint SFT, GRPO and held-out problems in OUT/data/, the untrained model in
+    OUT/init/ (with the fixture tokenizer). Deterministic: the same files on every call."""
     out = Path(out_dir)
-    # --- 1. data: disjoint SFT, GRPO and held-out problems ---------------------------------
-    test = arith.problems(n_eval, seed=1)
+    test = arith.problems(n_test, seed=1)
     sft_rows = arith.problems(4000, seed=2, exclude={r["prompt"] for r in test})
     rl_rows = arith.problems(2000, seed=3, exclude={r["prompt"] for r in test})
     for name, rows in (("sft", sft_rows), ("grpo", rl_rows), ("test", test)):
         arith.write_jsonl(rows, out / "data" / f"{name}.jsonl")
-    # --- 2. a tiny model from a config, saved with the fixture tokenizer -------------------
     tokenizer = load_tokenizer(str(FIXTURES / "tokenizer"))
+    tiny_model(len(tokenizer)).save_pretrained(out / "init")
+    tokenizer.save_pretrained(out / "init")
+    return out
+
+
+def demo(out_dir: str = "runs/demo", sft_overrides: list[str] | None = None, grpo_overrides: list[str] | None = None,
+         n_eval: int = 200, eval_every: int = 20, scorer: Scorer | None = None, say: Any = print) -> dict:
+    t_start = time.perf_counter()
+    # --- 1-2. data and a tiny model from a config ------------------------------------------
+    out = prepare(out_dir, n_eval)
+    test = load_rows(out / "data" / "test.jsonl", ["prompt", "reference"])
+    sft_rows = load_rows(out / "data" / "sft.jsonl", ["prompt", "completion"])
     init = out / "init"
-    tiny_model(len(tokenizer)).save_pretrained(init)
-    tokenizer.save_pretrained(init)
+    tokenizer = load_tokenizer(str(init))
     # --- 3. cold start: SFT on worked solutions --------------------------------------------
     paths = dict(tokenizer=str(init))
     sft_cfg = load_config(SFTConfig, FIXTURES / "grpo_sft_demo.yaml", sft_overrides, model=str(init),
