@@ -25,9 +25,7 @@ import logging
 import math
 import os
 import socket
-import threading
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import dill
@@ -35,8 +33,8 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayError
 
 from verifiers.score import Score, ServiceError
-from verifiers.service import Outcome, RewardService, _ref_key
-from verifiers.spec import _REGISTRY, parse_spec, register
+from verifiers.service import BatchScorer, Outcome, RewardService, _ref_key
+from verifiers.spec import _REGISTRY, register
 from verifiers.verifier import Verifier
 
 log = logging.getLogger(__name__)
@@ -79,7 +77,7 @@ class _ScoringActor:
         self.service.close()
 
 
-class RayRewardService:
+class RayRewardService(BatchScorer):
     """Scores batches on Ray actors, each hosting a local RewardService; see the module docstring.
 
     spec, timeout_s, memory_bytes, cache_size: as for RewardService (per actor).
@@ -98,12 +96,9 @@ class RayRewardService:
                  timeout_s: float = 10.0, memory_bytes: int | None = 4 << 30, cache_size: int = 65536,
                  address: str | None = None, runtime_env: dict | None = None, actor_options: dict | None = None,
                  actor_slack_s: float = 60.0, start_timeout_s: float = 300.0):
-        if timeout_s <= 0:
-            raise ValueError(f"timeout_s must be positive, got {timeout_s}")
-        self.default_spec, self.timeout_s, self.actor_slack_s = spec, float(timeout_s), actor_slack_s
-        self.start_timeout_s = start_timeout_s
-        self._parsed: dict[str, Verifier] = {}
-        self._verifier(spec)  # a bad default spec fails here
+        super().__init__(spec, timeout_s)
+        self.actor_slack_s, self.start_timeout_s = actor_slack_s, start_timeout_s
+        self._parse(spec)  # a bad default spec fails here
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
             ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
@@ -122,8 +117,6 @@ class RayRewardService:
         self._actors = [self._actor_cls.remote(*self._actor_args) for _ in range(self.n_actors)]
         self._known: list[set[str]] = [set() for _ in self._actors]
         self._started = [False] * self.n_actors  # has this actor answered yet?
-        self._lock = threading.Lock()
-        self._closed = False
         self.stats = {"items": 0, "chunks": 0, "actor_timeouts": 0, "actor_deaths": 0, "actors_replaced": 0}
         try:
             self.placement = ray.get([a.where.remote() for a in self._actors], timeout=start_timeout_s)
@@ -133,55 +126,26 @@ class RayRewardService:
             raise ServiceError(f"could not start {self.n_actors} Ray scoring actors with {self.workers_per_actor} "
                                f"CPUs each within {start_timeout_s:g}s: {e}") from e
 
-    # --- public API (as RewardService) ------------------------------------------------------
-    def score(self, completions: Sequence[str], references: Sequence[Any],
-              specs: Sequence[str | Verifier | None] | None = None) -> list[Score]:
-        return [o.score for o in self.score_outcomes(completions, references, specs)]
+    # --- what BatchScorer asks of a service ------------------------------------------------
+    def _score_batch(self, completions: list[str], references: list[Any], specs: list[Any] | None) -> list[Outcome]:
+        self.stats["items"] += len(completions)
+        return self._run(completions, references, specs)
 
-    def score_outcomes(self, completions: Sequence[str], references: Sequence[Any],
-                       specs: Sequence[str | Verifier | None] | None = None) -> list[Outcome]:
-        n = len(completions)
-        if len(references) != n or (specs is not None and len(specs) != n):
-            raise ValueError(f"batch lengths differ: {n} completions, {len(references)} references"
-                             + (f", {len(specs)} specs" if specs is not None else ""))
-        with self._lock:
-            if self._closed:
-                raise ServiceError("the reward service is closed")
-            self.stats["items"] += n
-            return self._run(list(completions), list(references), list(specs) if specs is not None else None)
+    def _release(self) -> None:
+        try:
+            ray.get([a.close.remote() for a in self._actors], timeout=10)
+        except RayError as e:
+            log.warning("closing Ray scoring actors: %s", e)
+        for a in self._actors:
+            ray.kill(a)
+        if self._owns_ray:
+            ray.shutdown()
 
     def actor_stats(self) -> list[dict[str, int]]:
         """Each actor's local service counters (items, cache hits, timeouts, crashes, ...)."""
         return ray.get([a.stats.remote() for a in self._actors], timeout=60)
 
-    def close(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            try:
-                ray.get([a.close.remote() for a in self._actors], timeout=10)
-            except RayError as e:
-                log.warning("closing Ray scoring actors: %s", e)
-            for a in self._actors:
-                ray.kill(a)
-            if self._owns_ray:
-                ray.shutdown()
-
-    def __enter__(self) -> RayRewardService:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # --- internals -----------------------------------------------------------------------
-    def _verifier(self, spec: str | Verifier) -> Verifier:
-        if isinstance(spec, Verifier):
-            return spec
-        if spec not in self._parsed:
-            self._parsed[spec] = parse_spec(spec)
-        return self._parsed[spec]
-
     def _encode(self, spec: str | Verifier) -> Any:
         """A spec as it travels to actors: a string, or ("object", key, blob) for a Verifier."""
         if isinstance(spec, str):
@@ -197,7 +161,7 @@ class RayRewardService:
         per_item = []
         for ref, spec in zip(references, specs, strict=True):
             try:
-                budget = self._verifier(spec).budget_s(ref)
+                budget = self._parse(spec).budget_s(ref)
             except Exception:  # noqa: BLE001 - a bad spec is reported per item by the actor
                 budget = 0.0
             per_item.append(self.timeout_s + budget)

@@ -29,7 +29,7 @@ import weakref
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import dill
 import multiprocess as mp
@@ -183,7 +183,67 @@ def _ref_key(reference: Any) -> str:
     return json.dumps(reference, sort_keys=True, default=str)
 
 
-class RewardService:
+class BatchScorer:
+    """What every reward service shares: the batch API and its checks, one batch at a time from
+    any thread, closing, and parsed spec strings. Subclasses implement `_score_batch` (called
+    under the lock, on a batch whose lengths agree) and `_release` (called once, under the lock)."""
+
+    stats: dict[str, int]
+
+    def __init__(self, spec: str | Verifier, timeout_s: float):
+        if timeout_s <= 0:
+            raise ValueError(f"timeout_s must be positive, got {timeout_s}")
+        self.default_spec, self.timeout_s = spec, float(timeout_s)
+        self._parsed: dict[str, Verifier] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def score(self, completions: Sequence[str], references: Sequence[Any],
+              specs: Sequence[str | Verifier | None] | None = None) -> list[Score]:
+        """One Score per completion, in order; see the module docstring for what can go wrong."""
+        return [o.score for o in self.score_outcomes(completions, references, specs)]
+
+    def score_outcomes(self, completions: Sequence[str], references: Sequence[Any],
+                       specs: Sequence[str | Verifier | None] | None = None) -> list[Outcome]:
+        """Like `score`, with the error message of each item that could not be scored."""
+        n = len(completions)
+        if len(references) != n or (specs is not None and len(specs) != n):
+            raise ValueError(f"batch lengths differ: {n} completions, {len(references)} references"
+                             + (f", {len(specs)} specs" if specs is not None else ""))
+        with self._lock:
+            if self._closed:
+                raise ServiceError("the reward service is closed")
+            return self._score_batch(list(completions), list(references), list(specs) if specs is not None else None)
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._release()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _parse(self, spec: str | Verifier) -> Verifier:
+        """The Verifier of a spec; strings are parsed once (a bad one raises SpecError)."""
+        if isinstance(spec, Verifier):
+            return spec
+        if spec not in self._parsed:
+            self._parsed[spec] = parse_spec(spec)
+        return self._parsed[spec]
+
+    def _score_batch(self, completions: list[str], references: list[Any],
+                     specs: list[str | Verifier | None] | None) -> list[Outcome]:
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        raise NotImplementedError
+
+
+class RewardService(BatchScorer):
     """Scores batches with a pool of worker processes and a hard deadline per item.
 
     spec:         default reward spec string ("0.1*format + math") or a Verifier object.
@@ -198,11 +258,9 @@ class RewardService:
 
     def __init__(self, spec: str | Verifier = "math", workers: int | None = None, timeout_s: float = 10.0,
                  memory_bytes: int | None = 4 << 30, cache_size: int = 65536, start_method: str = "forkserver"):
-        if timeout_s <= 0:
-            raise ValueError(f"timeout_s must be positive, got {timeout_s}")
-        self.default_spec = spec
+        super().__init__(spec, timeout_s)
         self.n_workers = max(1, workers or os.cpu_count() or 1)
-        self.timeout_s, self.memory_bytes, self.cache_size = float(timeout_s), memory_bytes, cache_size
+        self.memory_bytes, self.cache_size = memory_bytes, cache_size
         self._ctx = mp.get_context(start_method)
         if start_method == "forkserver":
             self._ctx.set_forkserver_preload(_PRELOAD)
@@ -211,50 +269,26 @@ class RewardService:
         self._resolve(spec)  # a bad default spec fails here, not on the first batch
         self._workers: list[_Worker] = []
         self._cache: OrderedDict[tuple[str, Any, str], Score] = OrderedDict()
-        self._lock = threading.Lock()
-        self._closed = False
         self.stats = {"items": 0, "dispatched": 0, "cache_hits": 0, "timeouts": 0, "crashes": 0, "workers_replaced": 0}
         self._finalizer = weakref.finalize(self, RewardService._shutdown, self._workers)
 
-    # --- public API ----------------------------------------------------------------------
-    def score(self, completions: Sequence[str], references: Sequence[Any],
-              specs: Sequence[str | Verifier | None] | None = None) -> list[Score]:
-        """One Score per completion, in order; see the module docstring for what can go wrong."""
-        return [o.score for o in self.score_outcomes(completions, references, specs)]
-
-    def score_outcomes(self, completions: Sequence[str], references: Sequence[Any],
-                       specs: Sequence[str | Verifier | None] | None = None) -> list[Outcome]:
-        """Like `score`, with the error message of each item that could not be scored."""
-        n = len(completions)
-        if len(references) != n or (specs is not None and len(specs) != n):
-            raise ValueError(f"batch lengths differ: {n} completions, {len(references)} references"
-                             + (f", {len(specs)} specs" if specs is not None else ""))
+    # --- internals -----------------------------------------------------------------------
+    def _score_batch(self, completions: list[str], references: list[Any],
+                     specs: list[str | Verifier | None] | None) -> list[Outcome]:
         # A bad per-item spec fails that item alone; the default spec was checked at start.
         keys: list[str | None] = []
         spec_errors: dict[int, str] = {}
-        with self._lock:
-            if self._closed:
-                raise ServiceError("the reward service is closed")
-            for i, spec in enumerate(specs or [None] * n):
-                try:
-                    keys.append(self._resolve(spec if spec is not None else self.default_spec))
-                except SpecError as e:
-                    keys.append(None)
-                    spec_errors[i] = f"bad reward spec: {e}"
-            return self._run(list(completions), list(references), keys, spec_errors)
+        for i, spec in enumerate(specs or [None] * len(completions)):
+            try:
+                keys.append(self._resolve(spec if spec is not None else self.default_spec))
+            except SpecError as e:
+                keys.append(None)
+                spec_errors[i] = f"bad reward spec: {e}"
+        return self._run(completions, references, keys, spec_errors)
 
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            self._finalizer()
+    def _release(self) -> None:
+        self._finalizer()
 
-    def __enter__(self) -> RewardService:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # --- internals -----------------------------------------------------------------------
     def _resolve(self, spec: str | Verifier) -> str:
         """The key a worker builds the verifier from; parses strings once to fail fast."""
         if isinstance(spec, Verifier):
@@ -265,8 +299,7 @@ class RewardService:
                 self._objects[key] = dill.dumps(spec, recurse=True)
             self._verifiers[key] = spec
             return key
-        if spec not in self._verifiers:
-            self._verifiers[spec] = parse_spec(spec)
+        self._verifiers[spec] = self._parse(spec)
         return spec
 
     def _run(self, completions: list[str], references: list[Any], keys: list[str | None],
