@@ -48,7 +48,8 @@ from math_verify.grader import should_treat_as_complex
 
 from verifiers.extract import choice_letter, extract_answer, strip_math_delimiters
 from verifiers.latex_normalize import Normalized, canonical_text, normalize_answer, text_answer
-from verifiers.math_compare import equivalent, too_big
+from verifiers.math_compare import equivalent
+from verifiers.math_guards import too_big
 from verifiers.score import BadReference, Score
 from verifiers.verifier import Verifier
 

@@ -20,15 +20,14 @@ teaches the policy to be wrong, so every rule leans towards "mismatch" when unsu
   an unordered reference set accepts any order; a one-row/one-column matrix is a tuple;
   an inequality in one variable is compared as the set it describes (x > 1 == (1, oo)).
 
-Guards: `too_big` bounds the magnitude of an expression before anything evaluates it, so
-10^{10^{10}} or 100000! is refused instead of computed.
+Guards: `math_guards.too_big` bounds the magnitude of an expression before anything evaluates
+it, so 10^{10^{10}} or 100000! is refused instead of computed.
 
     python -m pytest tests/verifiers/test_math_answers.py -q
 """
 
 from __future__ import annotations
 
-import math
 from itertools import permutations
 
 import sympy
@@ -55,89 +54,14 @@ from sympy.core.function import AppliedUndef
 from sympy.core.relational import Relational
 from sympy.logic.boolalg import And
 
-__all__ = ["equivalent", "too_big"]
+__all__ = ["equivalent"]
 
 REL_TOL = 1e-40
 EVAL_DIGITS = 60
-# log10 bound on any intermediate value; 2^{2005} (~600 digits) passes, 10^{10^{10}} does not
-MAX_LOG10 = 20_000.0
 
 _POINTS = [Rational(137, 100), Rational(251, 100), Rational(73, 100), Rational(317, 100),
            Rational(193, 100), Rational(59, 100), Rational(419, 100), Rational(113, 100)]
 _PIECEWISE = (Abs, floor, ceiling, sign, Piecewise, sympy.Max, sympy.Min, sympy.Mod)
-
-
-# --- guards ------------------------------------------------------------------------------------
-
-def _log10_int(n: int) -> float:
-    n = abs(n)
-    if n <= 1:
-        return 0.0
-    return math.log10(n) if n < 10**300 else float(len(str(n)))
-
-
-def _log10_bound(e: Basic) -> float:
-    """An upper bound on log10 of the largest magnitude met while evaluating `e` (>= 0;
-    a variable counts as 10)."""
-    if isinstance(e, sympy.Integer):
-        return _log10_int(int(e))
-    if isinstance(e, sympy.Rational):
-        return max(_log10_int(e.p), _log10_int(e.q))
-    if isinstance(e, sympy.Float):
-        return max(0.0, math.log10(abs(float(e)) + 1))
-    if isinstance(e, Symbol):
-        return 1.0
-    if isinstance(e, sympy.Pow):
-        base, exp = _log10_bound(e.args[0]), _log10_bound(e.args[1])
-        if exp > 300:
-            return math.inf
-        return max(base, 0.31) * 10 ** exp  # 0.31 > log10(2): the base may be a tiny rational
-    if isinstance(e, sympy.factorial | sympy.factorial2 | sympy.gamma | sympy.subfactorial
-                  | sympy.exp):
-        n = _log10_bound(e.args[0])
-        return math.inf if n > 300 else 10**n * max(n, 1.0)
-    if isinstance(e, sympy.Mul):
-        return sum(_log10_bound(a) for a in e.args)
-    if not e.args:
-        return 0.0
-    return max(_log10_bound(a) for a in e.args if isinstance(a, Basic)) + math.log10(len(e.args) + 1)
-
-
-MAX_SUM_TERMS = 1000
-_UNEVALUATED = (sympy.Integral, sympy.Limit, sympy.Derivative)
-
-
-def _unsafe_node(e: Basic) -> bool:
-    if isinstance(e, _UNEVALUATED):
-        return True  # an unevaluated integral or limit is not a final answer; sympy may hang
-    if isinstance(e, sympy.Sum | sympy.Product):
-        for limit in e.limits:
-            lo, hi = (limit[1], limit[2]) if len(limit) == 3 else (None, None)
-            if not (isinstance(lo, sympy.Integer) and isinstance(hi, sympy.Integer)):
-                return True
-            if int(hi) - int(lo) > MAX_SUM_TERMS:
-                return True
-    if isinstance(e, sympy.Pow) and e.args[0].free_symbols and e.args[1].is_Number \
-            and abs(e.args[1]) > 200:
-        return True  # (x+1)^{10000}: simplify would expand it
-    return False
-
-
-def too_big(e: Basic | MatrixBase) -> bool:
-    """True when evaluating `e` could produce astronomically large numbers (power towers, n!)
-    or hang sympy (sums over 10^9 terms, unevaluated integrals, huge polynomial powers)."""
-    parts = list(e) if isinstance(e, MatrixBase) else [e]
-    try:
-        for p in parts:
-            if not isinstance(p, Basic):
-                continue
-            if _log10_bound(p) > MAX_LOG10:
-                return True
-            if any(_unsafe_node(n) for n in sympy.preorder_traversal(p)):
-                return True
-        return False
-    except (OverflowError, ValueError, RecursionError, TypeError):
-        return True
 
 
 # --- numbers -----------------------------------------------------------------------------------
