@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from sandboxes.report import format_report, isolation_report
@@ -15,10 +16,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     doc = sub.add_parser("doctor", help="report the isolation level in effect and what it covers")
     doc.add_argument("--json", action="store_true")
-    doc.add_argument("--level", default="auto", choices=["auto", "namespaces", "rlimits"])
+    doc.add_argument("--level", default=None, choices=["auto", "namespaces", "rlimits"],
+                     help="default: SANDBOXES_ISOLATION if set (as the code verifier uses it), else auto")
     args = ap.parse_args(argv)
     try:
-        z = Zygote(args.level)
+        z = Zygote(args.level or os.environ.get("SANDBOXES_ISOLATION", "auto"))
     except SandboxError as e:
         print(f"sandbox cannot start: {e}", file=sys.stderr)
         return 1

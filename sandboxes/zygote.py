@@ -71,7 +71,7 @@ def serve() -> None:
     if wanted in ("auto", "namespaces"):
         level, why = isolation.probe(work) if uid_ok else ("rlimits", "interpreter hidden")
     else:
-        level, why = "rlimits", "requested"
+        level, why = "rlimits", "not requested (rlimits chosen explicitly)"
     # Keepers are reaped here, after their pidfd is open (with SIGCHLD ignored a fast child
     # could vanish before pidfd_open); a zombie also keeps its pid and group from reuse.
     sock.settimeout(1.0)

@@ -178,3 +178,13 @@ def test_sigkilled_host_takes_every_sandboxed_process_with_it(marker):
     proc.wait()
     assert_no_strays(marker)
     assert_no_strays(f"serve() {proc.pid} ")  # the host's zygote (argv names the host pid) is gone
+
+
+def test_doctor_reports_the_level_the_environment_forces(monkeypatch, capsys):
+    import json
+
+    from sandboxes.__main__ import main
+    monkeypatch.setenv("SANDBOXES_ISOLATION", "rlimits")
+    assert main(["doctor", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["level"] == "rlimits" and report["self_test"] == "ok"
