@@ -267,7 +267,7 @@ def _evaluation(args: argparse.Namespace, selection: _Selection) -> None:
     if not groups:
         return
     ks = [int(k) for k in args.k.split(",")] if args.k else default_ks(max(len(g.passed) for g in groups.values()))
-    report = build_report(groups, ks, selection.same)
+    report = build_report(groups, ks, selection.same, keeping=selection.keep is not None)
     if not args.quiet:
         print(format_table(report), file=sys.stderr)
     if args.report:

@@ -115,14 +115,19 @@ def default_ks(max_n: int) -> list[int]:
     return ks
 
 
-def build_report(groups: dict[str, Group], ks: list[int], same: Callable[[str, str], bool] | None) -> dict:
-    """The JSON report: per group and overall pass@k / maj@k, with every skip explained."""
-    per_group, skipped = [], []
+def build_report(groups: dict[str, Group], ks: list[int], same: Callable[[str, str], bool] | None,
+                 keeping: bool = False) -> dict:
+    """The JSON report: per group and overall pass@k / maj@k, with every skip explained.
+
+    `keeping` (a --keep run) adds how many records each group kept and how many kept none."""
+    per_group, skipped, no_vote = [], [], 0
     sums_pass = {k: [] for k in ks}
     sums_maj = {k: [] for k in ks}
     for g in groups.values():
         row: dict[str, Any] = {"group": g.key, "n": len(g.passed), "correct": sum(g.passed),
-                               "bad_lines": g.bad_lines, "kept": g.kept}
+                               "bad_lines": g.bad_lines}
+        if keeping:
+            row["kept"] = g.kept
         err = g.error()
         if err:
             row["error"] = err
@@ -132,6 +137,7 @@ def build_report(groups: dict[str, Group], ks: list[int], same: Callable[[str, s
         reference = json.loads(g.references[0])
         n, c = len(g.passed), sum(g.passed)
         row["pass@k"], row["maj@k"] = {}, {}
+        no_vote += not isinstance(reference, str)
         for k in ks:
             if k > n:
                 row["pass@k"][str(k)] = None
@@ -153,8 +159,11 @@ def build_report(groups: dict[str, Group], ks: list[int], same: Callable[[str, s
         "pass@k": {str(k): _mean(v) for k, v in sums_pass.items()},
         "maj@k": {str(k): _mean(v) for k, v in sums_maj.items()},
         "groups_per_k": {str(k): len(v) for k, v in sums_pass.items()},
-        "groups_keeping_none": sum(1 for g in groups.values() if g.kept == 0),
     }
+    if no_vote:
+        overall["maj@k_not_computed"] = f"{no_vote} groups with code references (tests): maj@k votes on answers"
+    if keeping:
+        overall["groups_keeping_none"] = sum(1 for g in groups.values() if g.kept == 0)
     return {"overall": overall, "groups": per_group, "skipped": skipped}
 
 
@@ -169,6 +178,8 @@ def format_table(report: dict) -> str:
         m = o["maj@k"].get(k)
         lines.append(f"{k:>5} {_fmt(p):>8} {_fmt(m):>8} {o['groups_per_k'][k]:>7}")
     lines.append(f"{o['groups_evaluated']} of {o['groups']} groups evaluated")
+    if "maj@k_not_computed" in o:
+        lines.append(f"  no maj@k for {o['maj@k_not_computed']}")
     for s in report["skipped"][:10]:
         lines.append(f"  skipped {s['group']}: {s['reason']}")
     if len(report["skipped"]) > 10:

@@ -120,3 +120,22 @@ def test_majority_vote_over_answers_that_are_no_valid_reference(tmp_path):
     group = json.loads(report.read_text())["groups"][0]
     assert group["maj@k"]["4"] is False  # the two garbled answers outvote the right one
     assert group["pass@k"]["4"] == 1.0
+
+
+def test_code_groups_get_pass_at_k_over_test_results_and_say_why_there_is_no_maj_at_k(tmp_path, capsys):
+    tests = {"language": "python", "kind": "assert", "tests": ["assert f(2) == 4", "assert f(3) == 9"]}
+    programs = ["def f(x):\n    return x * x", "def f(x):\n    return x + x", "def f(x):\n    return x ** 2",
+                "def f(x):\n    return 4"]
+    rows = [{"pid": "sq", "tests": tests, "completion": f"<think>square</think><answer>\n```python\n{p}\n```\n</answer>"}
+            for p in programs]
+    src, report = _samples(tmp_path, rows), tmp_path / "r.json"
+    assert main([str(src), "-o", str(tmp_path / "o.jsonl"), "--reward", "code", "--group-key", "pid",
+                 "--k", "1,2,4", "--report", str(report), "--workers", "1"]) == 0
+    r = json.loads(report.read_text())
+    group = r["groups"][0]
+    assert (group["n"], group["correct"]) == (4, 2)
+    assert group["pass@k"] == {"1": 0.5, "2": pytest.approx(1 - 1 / 6), "4": 1.0}
+    assert group["maj@k"] == {} and "kept" not in group
+    assert "code references" in r["overall"]["maj@k_not_computed"]
+    assert "groups_keeping_none" not in r["overall"]
+    assert "no maj@k for 1 groups with code references" in capsys.readouterr().err
