@@ -1,6 +1,9 @@
 """How much of a rollout is `generate`'s own overhead? A bare KV-cache sampling loop against
 `grpo.rollout.generate` (transformers' generate), on the demo's cold-started tiny model: 16
-prompts x G=8, 24 new tokens, one thread, median of 5. Run `grpo demo` first (it writes the model).
+prompts x G=8, 24 new tokens, one thread, median of 5. Then the cost of one forward (and one
+forward + backward) of 34-token rows against the number of rows: if it grows in proportion, the
+model is compute-bound and fewer, larger calls would not help. Run `grpo demo` first (it writes
+the model).
 
     python benchmarks/generate_overhead.py
 """
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from functools import partial
 
 import torch
 
@@ -54,13 +58,29 @@ def main() -> None:
             "bare loop": lambda: bare_loop(model, tok, prompts)}
     print(f"median seconds per rollout of {len(prompts) * G} x {NEW_TOKENS} tokens:")
     for name, run in runs.items():
-        run()  # warm-up
-        times = []
-        for _ in range(5):
-            start = time.perf_counter()
-            run()
-            times.append(time.perf_counter() - start)
-        print(f"  {name:10s} {statistics.median(times):.3f} s")
+        print(f"  {name:10s} {_median_ms(run) / 1000:.3f} s")
+    print("milliseconds per call on 34-token rows (median of 5):")
+    for rows in (1, 8, 32, 128):
+        ids = torch.randint(3, len(tok), (rows, 34))
+        fwd, bwd = partial(_forward, model, ids), partial(_forward, model, ids, backward=True)
+        print(f"  {rows:4d} rows  forward {_median_ms(fwd):7.1f}   forward+backward {_median_ms(bwd):7.1f}")
+
+
+def _forward(model, ids: torch.Tensor, backward: bool = False) -> None:
+    with torch.set_grad_enabled(backward):
+        out = model(input_ids=ids).logits.float().log_softmax(-1).mean()
+    if backward:
+        out.backward()
+
+
+def _median_ms(fn) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
 
 
 if __name__ == "__main__":
