@@ -10,7 +10,7 @@
 #   5. RL again   GRPO from the stage-4 model                         grpo train
 #
 # After each training stage the model's greedy accuracy on held-out problems is measured with
-# `grpo sample --greedy` and `verify`. Usage (about 5 minutes on 2 cores; runs/pipeline/):
+# `grpo sample --greedy` and `verify`. Usage (about 3 minutes on 2 cores; runs/pipeline/), with .venv active:
 #
 #     bash examples/r1_pipeline.sh [OUT_DIR]
 #
