@@ -5,7 +5,7 @@
 of the closest known one, and `key=value` overrides from the command line are parsed as YAML
 scalars (`lr=3e-6`, `dynamic_sampling=true`).
 
-    grpo train fixtures/grpo_tiny.yaml steps=2 output_dir=runs/try
+    grpo train fixtures/grpo_demo.yaml steps=2 output_dir=runs/try   # after `grpo demo` (its model and data)
 """
 
 from __future__ import annotations

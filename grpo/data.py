@@ -3,7 +3,7 @@
 A row needs the prompt field (`prompt` by default) and, for GRPO, a reference; an optional
 `reward_spec` field overrides the run's reward for that row. Other fields are ignored.
 
-    python -c "from grpo.data import load_rows; print(load_rows('fixtures/grpo_arith_train.jsonl', ['prompt'])[0])"
+    python -c "from grpo.data import load_rows; print(load_rows('runs/demo/data/grpo.jsonl', ['prompt'])[0])"
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ torchrun sets RANK / WORLD_SIZE / LOCAL_RANK; we join the process group with NCC
 gloo on the CPU (so multi-process runs are testable on a laptop). Helpers reduce across
 processes and are no-ops in a single process.
 
-    torchrun --nproc_per_node 2 -m grpo.cli train fixtures/grpo_tiny.yaml device=cpu
+    torchrun --nproc_per_node 2 -m grpo.cli train fixtures/grpo_demo.yaml output_dir=runs/ddp steps=4 device=cpu
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@
 
 Shapes: P prompts (this process's share), G group size, N = P·G rows, T completion tokens.
 
-    grpo train fixtures/grpo_tiny.yaml
+    grpo train fixtures/grpo_demo.yaml   # after `grpo demo`, which writes its model and data
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The `verify` command: score JSONL records through the batched reward service.
 
-    verify fixtures/sample_math.jsonl --reward "0.1*format + math" -o scored.jsonl
+    verify fixtures/samples/math_completions.jsonl --reward "0.1*format + math" -o scored.jsonl
     verify doctor        # what the sandbox can isolate on this machine
 
 Every input line gets exactly one output line, in order. A line that is not a JSON object,
