@@ -52,6 +52,8 @@ KEY_CASES: list[tuple[str, str]] = [
     ("answer phrase spam", "the answer is .\n" * 2_000),
     ("brace-less boxes", "\\boxed 1" * 4_000),
     ("GSM8K markers", "####\n" * 6_500),
+    ("hedge after a box", "\\boxed{5} (or" + " " * 32_000),
+    ("boxes with hedges", "\\boxed{5} or possibly " * 1_500),
 ]
 
 

@@ -17,6 +17,10 @@ No sympy here: extraction decides *which text* is the answer; judging it is
            a number that reasoning merely passes through (a truncated completion) is not a
            final answer, and rewarding it rewards not answering.
 
+    hedged_alternative(text)   a second candidate offered right after the final box
+        ("\\boxed{\\frac12} (or possibly $\\frac13$)"): the math verifier fails the completion
+        unless it is the same value ("(or equivalently 0.5)" is fine).
+
 What is not covered: a completion that states two different answers in prose gets its last
 one; prose completions longer than the short-answer limit with no box or answer phrase get None.
 
@@ -34,6 +38,7 @@ __all__ = [
     "boxed_answer",
     "choice_letter",
     "extract_answer",
+    "hedged_alternative",
     "last_boxed",
     "last_number",
     "strip_math_delimiters",
@@ -171,6 +176,54 @@ def boxed_answer(text: str) -> str | None:
         group.insert(0, box)
     contents = [_content(text, b) for b in group]
     return ", ".join(dict.fromkeys(c for c in contents if c))
+
+
+# After the final box: punctuation, an optional "(", a hedge word, filler words ("possibly",
+# "it could also be"), then one candidate: a math span, a box, or a bare number that ends its
+# phrase ("or 1 hour" restates in a unit and is not read). Matched step by step, each step an
+# unambiguous anchored pattern, so the cost is linear in the window.
+_HEDGE_LEAD_RE = re.compile(r"[\s$}).,;:]*[(\[]?\s*(?:or|alternatively|otherwise|possibly|perhaps|maybe)\b",
+                            re.IGNORECASE)
+_HEDGE_FILLER_RE = re.compile(
+    r"[\s,:]*(?:possibly|perhaps|maybe|equivalently|alternatively|rather|else|also|even|it|the|answer|value"
+    r"|this|could|might|may|would|be)\b", re.IGNORECASE)
+_HEDGE_CANDIDATE_RE = re.compile(
+    r"[\s:]*(?:\$\$(?P<d>[^$]+)\$\$|\$(?P<s>[^$]+)\$|\\\((?P<p>.+?)\\\)"
+    r"|\\boxed\s*\{(?P<b>[^{}]*(?:\{[^{}]*\}[^{}]*)*)\}"
+    r"|(?P<n>-?\d+(?:[.,/]\d+)*)(?=[ \t]*(?:[).,;!?]|$|(?:if|depending|when|since)\b)))",
+    re.IGNORECASE | re.DOTALL)
+_HEDGE_WINDOW = 300
+
+
+def hedged_alternative(text: str) -> str | None:
+    """The candidate offered as an alternative right after the final box, or None.
+
+    "\\boxed{\\frac12} (or possibly $\\frac13$ if order matters)" -> "\\frac13". Looked for in
+    the answer block when there is one, else in the text outside <think>; only within
+    _HEDGE_WINDOW characters of the box, so it is linear in the text."""
+    if not text:
+        return None
+    text = strip_think(text)
+    if _OPEN_RE.search(text):
+        text = answer_block(text) or ""
+    boxes = _boxes(text)
+    if not boxes or boxes[-1].content is None:
+        return None
+    end = max(b.end for b in boxes[-2:])  # a box enclosing the last one ends after it
+    tail = text[end:end + _HEDGE_WINDOW]
+    m = _HEDGE_LEAD_RE.match(tail)
+    if m is None:
+        return None
+    pos = m.end()
+    for _ in range(8):  # "or, it could also possibly be"
+        filler = _HEDGE_FILLER_RE.match(tail, pos)
+        if filler is None:
+            break
+        pos = filler.end()
+    m = _HEDGE_CANDIDATE_RE.match(tail, pos)
+    if m is None:
+        return None
+    return next(g for g in m.group("d", "s", "p", "b", "n") if g is not None).strip() or None
 
 
 _ANSWER_IS_RE = re.compile(

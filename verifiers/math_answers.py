@@ -6,7 +6,8 @@ r"""The `math` and `exact` verifiers: extract the final answer, compare it with 
 
 Pipeline of `math`: `extract.extract_answer` -> `latex_normalize.normalize_answer` (both
 sides) -> fast paths -> latex2sympy parse -> `math_compare.equivalent`. Reasons: "ok",
-"no_answer" (nothing extracted), "mismatch", "parse_error" (the answer does not parse, is
+"no_answer" (nothing extracted), "mismatch", "hedged" (right, but followed by a different
+alternative: "\boxed{2} (or possibly 3)"), "parse_error" (the answer does not parse, is
 longer than MAX_ANSWER_CHARS, or would evaluate to astronomically large numbers). An empty
 or unparsable reference raises `BadReference`.
 
@@ -19,6 +20,9 @@ Decisions (each one is a test in tests/verifiers/test_math_answers.py):
   canonical lower-case words. A prose answer never matches a non-prose reference.
 - Percent: the sign is a unit and is dropped on both sides: 50\% matches 50 and 50\%, but
   not 0.5 or 1/2 (an answer in a different unit than the question asked for).
+- \pm inside a fraction or root, which the parser cannot read (\frac{-1 \pm \sqrt5}{2}),
+  is expanded into its two values, so it matches both roots listed; \pm and \mp in one
+  answer take opposite signs together (the usual convention).
 - Numbers: exact rational arithmetic when both sides are plain numbers (decimals, fractions,
   scientific notation); 0.333 is not 1/3. See math_compare for irrational values (1e-9).
 
@@ -46,7 +50,12 @@ import sympy
 from latex2sympy2_extended import latex2sympy
 from math_verify.grader import should_treat_as_complex
 
-from verifiers.extract import choice_letter, extract_answer, strip_math_delimiters
+from verifiers.extract import (
+    choice_letter,
+    extract_answer,
+    hedged_alternative,
+    strip_math_delimiters,
+)
 from verifiers.latex_normalize import Normalized, canonical_text, normalize_answer, text_answer
 from verifiers.math_compare import equivalent
 from verifiers.math_guards import too_big
@@ -181,6 +190,9 @@ def _parse(latex: str) -> tuple[Any, str | None]:
         expr = latex2sympy(_exact_decimals(latex), is_real=not complex_,
                            convert_degrees=False, normalization_config=None)
     except Exception as e:  # noqa: BLE001 - latex2sympy raises bare Exception on syntax errors
+        expanded = _expand_pm(latex)
+        if expanded is not None:
+            return _parse(expanded)
         return None, f"{type(e).__name__}: {str(e).splitlines()[0][:80] if str(e) else ''}"
     if too_big(expr):
         return None, "too large to evaluate"
@@ -188,6 +200,21 @@ def _parse(latex: str) -> tuple[Any, str | None]:
         # latex2sympy leaves i as a symbol; in an answer that reads as complex it is the unit
         expr = expr.subs({s: sympy.I for s in expr.free_symbols if getattr(s, "name", "") == "i"})
     return expr, None
+
+
+_PM_RE = re.compile(r"\\(pm|mp)(?![a-zA-Z])")
+
+
+def _expand_pm(latex: str) -> str | None:
+    r"""`\frac{-1 \pm \sqrt{5}}{2}` -> `\frac{-1 + \sqrt{5}}{2}, \frac{-1 - \sqrt{5}}{2}` (and
+    `x = A \pm B` -> `x = A + B, A - B`): the two values of a \pm the grammar cannot read.
+    Every \pm takes one sign and every \mp the other. None without a \pm or \mp."""
+    if not _PM_RE.search(latex):
+        return None
+    lhs, eq, rhs = latex.rpartition("=")
+    plus = _PM_RE.sub(lambda m: " + " if m.group(1) == "pm" else " - ", rhs)
+    minus = _PM_RE.sub(lambda m: " - " if m.group(1) == "pm" else " + ", rhs)
+    return f"{lhs}{eq} {plus.strip()}, {minus.strip()}"
 
 
 @lru_cache(maxsize=4096)
@@ -265,15 +292,26 @@ def math_equal(answer: str, reference: str) -> bool:
     return math_verdict(answer, reference) == "ok"
 
 
+def _same_alternative(completion: str, answer: str) -> bool:
+    """No alternative is offered after the final box, or it is the answer's value."""
+    alt = hedged_alternative(completion)
+    if alt is None:
+        return True
+    try:
+        return math_equal(alt, answer)
+    except BadReference:  # the answer, standing in for a reference, is not a valid one
+        return False
+
+
 class MathVerifier(Verifier):
     """Extracts the final answer and compares it symbolically with the reference."""
 
     name = "math"
 
     def cache_key(self, completion: str) -> Hashable:
-        """The extracted answer: the verdict depends on nothing else, so eight reasonings that
-        end in the same answer are compared once."""
-        return ("answer", extract_answer(completion or ""))
+        """The extracted answer (and any hedged alternative): the verdict depends on nothing
+        else, so eight reasonings that end in the same answer are compared once."""
+        return ("answer", extract_answer(completion or ""), hedged_alternative(completion or ""))
 
     def score(self, completion: str, reference: Any) -> Score:
         ref = _check_reference(reference)
@@ -284,6 +322,8 @@ class MathVerifier(Verifier):
         if answer is None:
             return Score.fail("no_answer", self.name)
         reason = math_verdict(answer, ref)
+        if reason == "ok" and not _same_alternative(completion or "", answer):
+            reason = "hedged"
         if reason == "ok":
             return Score(1.0, True, "ok", {self.name: 1.0})
         return Score.fail(reason, self.name)

@@ -161,9 +161,11 @@ def _expressions_equal(a: Expr, b: Expr) -> bool:
 # --- structure ---------------------------------------------------------------------------------
 
 def _is_assignment_lhs(e: Basic) -> bool:
-    """x, f(x), or a name made of letters (\\angle ABC, xy): what a stated value is named by."""
+    """x, f(x), |z|, or a name made of letters (\\angle ABC, xy): what a stated value is named by."""
     if isinstance(e, Symbol):
         return True
+    if isinstance(e, Abs):
+        return _is_assignment_lhs(e.args[0])
     if isinstance(e, AppliedUndef):
         return all(isinstance(x, Symbol) for x in e.args)
     return isinstance(e, sympy.Mul) and all(isinstance(x, Symbol) for x in e.args)

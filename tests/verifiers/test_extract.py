@@ -10,6 +10,7 @@ from verifiers.extract import (
     boxed_answer,
     choice_letter,
     extract_answer,
+    hedged_alternative,
     last_boxed,
     last_number,
     strip_math_delimiters,
@@ -158,3 +159,21 @@ def test_a_box_enclosing_the_last_box_is_not_a_second_candidate():
 ])
 def test_adversarial_tag_and_brace_runs(text, expected):
     assert extract_answer(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    (r"$\boxed{\frac{1}{2}}$ (or possibly $\frac{1}{3}$ if order matters)", r"\frac{1}{3}"),
+    (r"\boxed{5}, or maybe 6.", "6"),
+    (r"\boxed{5}. Or, it could also be $7$.", "7"),
+    (r"\boxed{4} (or \(-4\) if negative values are allowed)", "-4"),
+    (r"<think>x</think><answer>\boxed{5} or perhaps $6$</answer>", "6"),
+    (r"\boxed{\boxed{2}} or 3", "3"),                   # after the enclosing box
+    (r"\boxed{60} minutes (or 1 hour)", None),          # a restatement in another unit: not read
+    (r"\boxed{2}. This is correct or close to it.", None),
+    (r"\boxed{3} or \boxed{4}", None),                  # two boxes: one list answer, extract_answer's case
+    (r"<think>\boxed{1} or 2</think>\boxed{1}", None),  # the think block is not looked at
+    ("the answer is 5, or maybe 6", None),               # only after a box
+    (r"\boxed{5}" + " (or" + " " * 5000 + "6", None),   # beyond the window
+])
+def test_hedged_alternative(text, expected):
+    assert hedged_alternative(text) == expected
