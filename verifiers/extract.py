@@ -200,16 +200,20 @@ def hedged_alternative(text: str) -> str | None:
 
     "\\boxed{\\frac12} (or possibly $\\frac13$ if order matters)" -> "\\frac13". Looked for in
     the answer block when there is one, else in the text outside <think>; only within
-    _HEDGE_WINDOW characters of the box, so it is linear in the text."""
+    _HEDGE_WINDOW characters of the box, and braces are matched from the last box on, so it
+    is linear in the text and cheap next to `extract_answer`."""
     if not text:
         return None
     text = strip_think(text)
     if _OPEN_RE.search(text):
         text = answer_block(text) or ""
-    boxes = _boxes(text)
-    if not boxes or boxes[-1].content is None:
+    starts = [m.start() for m in _BOX_RE.finditer(text)]
+    if not starts:
         return None
-    end = max(b.end for b in boxes[-2:])  # a box enclosing the last one ends after it
+    box = _boxes(text[starts[-1]:])[0]  # braces are matched in the tail only
+    if box.content is None:
+        return None
+    end = starts[-1] + box.end  # an enclosing box's "}" is skipped as punctuation
     tail = text[end:end + _HEDGE_WINDOW]
     m = _HEDGE_LEAD_RE.match(tail)
     if m is None:
