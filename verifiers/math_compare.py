@@ -67,7 +67,10 @@ _PIECEWISE = (Abs, floor, ceiling, sign, Piecewise, sympy.Max, sympy.Min, sympy.
 # --- numbers -----------------------------------------------------------------------------------
 
 def _close(a: Expr, b: Expr) -> bool:
-    """Relative 1e-9; an exact zero only matches a value that is zero to ~40 digits."""
+    """Relative 1e-9; an exact zero only matches a value that is zero to ~40 digits; an
+    infinity only matches itself (|-oo - 5| <= 1e-9 * oo holds, so it must not get that far)."""
+    if not (a.is_finite and b.is_finite):
+        return a == b
     if a == 0 or b == 0:
         return bool(abs(a - b) < sympy.Float(10) ** -40)
     return bool(abs(a - b) <= REL_TOL * max(abs(a), abs(b)))
@@ -75,6 +78,11 @@ def _close(a: Expr, b: Expr) -> bool:
 
 def _undefined(e: Basic) -> bool:
     return bool(e.has(sympy.zoo, sympy.nan))
+
+
+def _infinite(e: Basic) -> bool:
+    """Holds an infinity of either sign (-oo is its own singleton: e.has(oo) misses it)."""
+    return bool(e.has(sympy.oo, sympy.S.NegativeInfinity))
 
 
 def _numbers_equal(a: Expr, b: Expr) -> bool:
@@ -87,7 +95,7 @@ def _numbers_equal(a: Expr, b: Expr) -> bool:
         return True
     if a.is_Rational and b.is_Rational:
         return False
-    if _undefined(a) or _undefined(b) or a.has(sympy.oo) or b.has(sympy.oo):
+    if _undefined(a) or _undefined(b) or _infinite(a) or _infinite(b):
         return False
     av, bv = sympy.N(a, EVAL_DIGITS), sympy.N(b, EVAL_DIGITS)
     if not (av.is_number and bv.is_number):
@@ -111,7 +119,7 @@ def _points_agree(a: Expr, b: Expr, syms: list[Symbol], sign: int = 1) -> bool |
         except (TypeError, ValueError, ZeroDivisionError, AttributeError, RecursionError):
             continue
         if not (av.is_number and bv.is_number) or _undefined(av) or _undefined(bv) \
-                or av.has(sympy.oo) or bv.has(sympy.oo):
+                or _infinite(av) or _infinite(bv):
             continue
         ar, ai = av.as_real_imag()
         br, bi = bv.as_real_imag()
@@ -198,8 +206,8 @@ def _as_sequence(e: Basic | MatrixBase) -> list | None:
         return list(e.args)
     if isinstance(e, MatrixBase) and 1 in e.shape:
         return list(e)
-    if isinstance(e, Interval) and e.left_open and e.right_open:
-        return [e.start, e.end]  # (1, 2) is a point as often as an interval
+    if isinstance(e, Interval) and e.left_open and e.right_open and e.start.is_finite and e.end.is_finite:
+        return [e.start, e.end]  # (1, 2) is a point as often as an interval; (1, \infty) is not
     return None
 
 

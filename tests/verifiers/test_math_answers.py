@@ -294,3 +294,34 @@ def test_exact_verifier_reasons():
     assert exact("", "x").reason == "no_answer"
     with pytest.raises(BadReference):
         exact(boxed("x"), "  ")
+
+
+# A policy under RL pressure tries answers that might equal anything: infinities, undefined
+# values, whole sets, tautologies. Each must match no reference but its own value.
+UNIVERSAL = ["\\frac{0}{0}", "0/0", "\\infty - \\infty", "\\infty", "-\\infty", "\\pm \\infty", "\\frac{1}{0}",
+             "0 \\cdot \\infty", "\\tan(\\pi/2)", "\\log(0)", "x", "y", "a", "\\mathbb{R}", "\\mathbb{C}",
+             "\\emptyset", "x \\in \\mathbb{R}", "x > -\\infty", "-\\infty < x < \\infty", "(-\\infty, \\infty)",
+             "1 = 1", "x = x", "True", "\\text{undefined}", "\\text{anything}", "\\approx 5", "\\ge 5",
+             "-\\infty x", "\\infty i", "\\lim_{x\\to 0} \\frac{1}{x}", "\\sum_{n=1}^{\\infty} n"]
+FINITE_REFERENCES = ["5", "-1", "0", "\\frac{1}{2}", "\\sqrt{2}", "\\pi", "x^2+1", "2x", "x = 3", "x > 1",
+                     "x \\le 2", "(1,2)", "[0, 1)", "\\{1, 2\\}", "3i", "1+i", "10\\%",
+                     "\\begin{pmatrix}1\\\\2\\end{pmatrix}", "(-\\infty, 2]"]
+
+
+@pytest.mark.parametrize("reference", FINITE_REFERENCES)
+def test_no_universal_answer_matches_a_reference(reference):
+    assert [a for a in UNIVERSAL if math_equal(a, reference)] == []
+
+
+@pytest.mark.parametrize(("answer", "reference", "equal"), [
+    ("-\\infty", "-\\infty", True),
+    ("+\\infty", "\\infty", True),
+    ("-\\infty", "\\infty", False),
+    ("(-\\infty, \\infty)", "\\mathbb{R}", True),
+    ("\\pm \\infty", "\\mathbb{R}", False),  # two points, not the line
+    ("(1, \\infty)", "x > 1", True),
+    ("1, \\infty", "(1, \\infty)", False),  # an interval to infinity is never a pair
+    ("(1, 2)", "\\{1, 2\\}", True),  # a finite open interval may be a pair (solution lists)
+])
+def test_infinities(answer, reference, equal):
+    assert math_equal(answer, reference) is equal
