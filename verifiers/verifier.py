@@ -111,18 +111,24 @@ def _paren(v: Verifier, parent: type) -> str:
     return f"({r})" if type(v) in rank and rank[type(v)] < rank.get(parent, 4) else r
 
 
-class Gate(Verifier):
-    """`a & b`: b's value only if a passed, else 0. Passed when both passed."""
+class _Combinator(Verifier):
+    """A verifier built of others: its name is its repr (the expression it stands for)."""
 
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return repr(self)
+
+
+class _Binary(_Combinator):
     def __init__(self, a: Verifier, b: Verifier):
         self.a, self.b = a, b
 
     def children(self) -> tuple[Verifier, ...]:
         return (self.a, self.b)
 
-    @property
-    def name(self) -> str:  # type: ignore[override]
-        return repr(self)
+
+class Gate(_Binary):
+    """`a & b`: b's value only if a passed, else 0. Passed when both passed."""
 
     def score(self, completion: str, reference: Any) -> Score:
         sa = self.a(completion, reference)
@@ -136,18 +142,8 @@ class Gate(Verifier):
         return f"{_paren(self.a, Gate)} & {_paren(self.b, Gate)}"
 
 
-class Fallback(Verifier):
+class Fallback(_Binary):
     """`a | b`: the first that passes; if none passes, the last one's score."""
-
-    def __init__(self, a: Verifier, b: Verifier):
-        self.a, self.b = a, b
-
-    def children(self) -> tuple[Verifier, ...]:
-        return (self.a, self.b)
-
-    @property
-    def name(self) -> str:  # type: ignore[override]
-        return repr(self)
 
     def score(self, completion: str, reference: Any) -> Score:
         sa = self.a(completion, reference)
@@ -160,7 +156,7 @@ class Fallback(Verifier):
         return f"{_paren(self.a, Fallback)} | {_paren(self.b, Fallback)}"
 
 
-class Scaled(Verifier):
+class Scaled(_Combinator):
     """`w * a`: w times a's value; passed is a's."""
 
     def __init__(self, weight: float, a: Verifier):
@@ -168,10 +164,6 @@ class Scaled(Verifier):
 
     def children(self) -> tuple[Verifier, ...]:
         return (self.a,)
-
-    @property
-    def name(self) -> str:  # type: ignore[override]
-        return repr(self)
 
     def __mul__(self, weight: float) -> Verifier:
         # Fold nested weights so `-1 * (0.5 * a)` reads back as `-0.5*a`.
@@ -189,18 +181,8 @@ class Scaled(Verifier):
         return f"{self.weight:g}*{_paren(self.a, Scaled)}"
 
 
-class Sum(Verifier):
+class Sum(_Binary):
     """`a + b`: the sum of values; passed when all passed; reason is the first non-ok one."""
-
-    def __init__(self, a: Verifier, b: Verifier):
-        self.a, self.b = a, b
-
-    def children(self) -> tuple[Verifier, ...]:
-        return (self.a, self.b)
-
-    @property
-    def name(self) -> str:  # type: ignore[override]
-        return repr(self)
 
     def score(self, completion: str, reference: Any) -> Score:
         sa, sb = self.a(completion, reference), self.b(completion, reference)
