@@ -208,10 +208,11 @@ _PM_RE = re.compile(r"\\(pm|mp)(?![a-zA-Z])")
 def _expand_pm(latex: str) -> str | None:
     r"""`\frac{-1 \pm \sqrt{5}}{2}` -> `\frac{-1 + \sqrt{5}}{2}, \frac{-1 - \sqrt{5}}{2}` (and
     `x = A \pm B` -> `x = A + B, A - B`): the two values of a \pm the grammar cannot read.
-    Every \pm takes one sign and every \mp the other. None without a \pm or \mp."""
-    if not _PM_RE.search(latex):
-        return None
+    Every \pm takes one sign and every \mp the other. None unless the \pm or \mp are all
+    right of the last "=" (the expansion has none left, so parsing it cannot come back here)."""
     lhs, eq, rhs = latex.rpartition("=")
+    if not _PM_RE.search(rhs) or _PM_RE.search(lhs):
+        return None  # nothing to expand, or a \pm on the left (no reading; and no regress)
     plus = _PM_RE.sub(lambda m: " + " if m.group(1) == "pm" else " - ", rhs)
     minus = _PM_RE.sub(lambda m: " - " if m.group(1) == "pm" else " + ", rhs)
     return f"{lhs}{eq} {plus.strip()}, {minus.strip()}"

@@ -325,3 +325,9 @@ def test_no_universal_answer_matches_a_reference(reference):
 ])
 def test_infinities(answer, reference, equal):
     assert math_equal(answer, reference) is equal
+
+
+@pytest.mark.parametrize("answer", ["\\pm 2 = y", "\\pm x = 5", "x \\pm = 5", "\\pm = 5", "a \\pm b ="])
+def test_pm_left_of_the_equals_sign_is_not_expanded(answer):
+    # expanding these doubled the string at every parse attempt and never returned
+    assert math(boxed(answer), "5").reason == "parse_error"
