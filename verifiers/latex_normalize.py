@@ -57,20 +57,43 @@ _TRIG_DEGREE_RE = re.compile(
 _ELLIPSIS_REPEAT_RE = re.compile(r"^(-?\d*)\.(\d*?)(\d+?)\3+\s*(?:\\ldots|\.\.\.|…)$")
 _PERCENT_RE = re.compile(r"\s*(?:\\%|%|\\text\{\s*\\?%\s*\}|\\text\{\s*percent\s*\}|\bpercent\b)\s*$")
 _UNIT_TEXT_RE = re.compile(
-    r"(?<=[\d}).\s])\s*\\(?:text|mbox|mathrm|textrm|rm)\s*\{\s*[a-zA-Z][a-zA-Z .]*\}(?:\^\s*\{?\d\}?)?\s*$"
+    r"(?<=[\d}).\s])\s*\\(?:text|mbox|mathrm|textrm|rm)\s*\{\s*([a-zA-Z][a-zA-Z .]*)\}(?:\^\s*\{?\d\}?)?\s*$"
 )
 _UNIT_WORDS_RE = re.compile(r"(?<=[\d}])\s+([a-zA-Z]{2,}(?:\s+[a-zA-Z]{2,})*)(?:\^\s*\{?\d\}?)?\s*$")
 _TWO_LETTER_UNITS = {"cm", "mm", "km", "kg", "mg", "ml", "ft", "yd", "mi", "hr", "lb", "oz", "mph",
                      "kmh", "dm", "sq", "cu", "ms", "ns", "hz", "kw", "mw", "kj", "gb", "mb", "kb"}
 
 
+# Words after a number that change or deny its value, or hedge it: never a unit. "5 million",
+# "2 squared", "5 or seven", "5 wrong", "1 over three" keep their words and so fail to parse.
+_NOT_UNITS = set("""
+    or and but not nor either neither unless except than plus minus times over divided by into
+    squared cubed factorial root roots power powers th st nd rd
+    hundred hundreds thousand thousands million millions billion billions trillion trillions
+    dozen dozens score half halves third thirds quarter quarters fourth fourths fifth fifths
+    sixth sixths seventh sevenths eighth eighths ninth ninths tenth tenths hundredth hundredths
+    thousandth thousandths percent wrong incorrect false true correct right maybe possibly
+    perhaps probably approximately approx about around roughly nearly almost exactly least most
+    more less fewer greater smaller larger bigger higher lower isnt isn aren wasn impossible
+    undefined none yes no only if when else otherwise instead rather minimum maximum
+""".split())
+
+
+def _unit_words(words: list[str]) -> bool:
+    """Whether these trailing words read as a unit (cm, apples, square feet)."""
+    from_words = set(_NUMBER_WORDS) | set(_ORDINALS)
+    return all((w in _TWO_LETTER_UNITS or (len(w) >= 3 and w not in _MATH_WORDS))
+               and w not in _NOT_UNITS and w not in from_words for w in words)
+
+
 def _strip_unit_words(s: str) -> str:
-    """`10 cm`, `5 apples`, `3 square feet` -> the number; `2 xy` and `2 pi` are not units."""
+    """`10 cm`, `5 apples`, `3 square feet` -> the number; `2 xy`, `2 pi` and `5 million` keep
+    their words."""
     m = _UNIT_WORDS_RE.search(s)
-    if m is None:
-        return s
-    words = m.group(1).lower().split()
-    if all(w in _TWO_LETTER_UNITS or (len(w) >= 3 and w not in _MATH_WORDS) for w in words):
+    if m is not None and _unit_words(m.group(1).lower().split()):
+        return s[: m.start()].strip()
+    m = _UNIT_TEXT_RE.search(s)
+    if m is not None and _unit_words(re.findall(r"[a-z]+", m.group(1).lower())):
         return s[: m.start()].strip()
     return s
 _NUMBER_LETTER_RE = re.compile(r"^(-?\d+(?:\.\d+)?)\s+[a-zA-Z]$")
@@ -153,7 +176,6 @@ def normalize_answer(s: str) -> Normalized:
         percent, s = True, s[: m.start()].strip()
     # units: a trailing \text{...} or plain words after a number; `5 m` only when that is all
     for _ in range(2):
-        s = _UNIT_TEXT_RE.sub("", s).strip()
         s = _strip_unit_words(s)
     m = _NUMBER_LETTER_RE.match(s)
     if m:

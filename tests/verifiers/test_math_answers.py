@@ -331,3 +331,14 @@ def test_infinities(answer, reference, equal):
 def test_pm_left_of_the_equals_sign_is_not_expanded(answer):
     # expanding these doubled the string at every parse attempt and never returned
     assert math(boxed(answer), "5").reason == "parse_error"
+
+
+@pytest.mark.parametrize(("answer", "passed"), [
+    ("5 apples", True), ("5\\text{ cm}", True), ("5 square feet", True), ("5 \\text{ hours}", True),
+    ("5 plus three", False), ("5 squared", False), ("5 million", False), ("5 factorial", False),
+    ("5 over three", False), ("5 \\text{ or seven}", False), ("5 \\text{ or more}", False),
+    ("5 wrong", False), ("5 dozen", False), ("5 \\text{ cubed}", False), ("5 halves", False),
+    ("5 minus two", False), ("5 isnt correct", False),
+])
+def test_trailing_words_are_stripped_only_when_they_read_as_a_unit(answer, passed):
+    assert math(boxed(answer), "5").passed is passed
