@@ -179,9 +179,10 @@ def boxed_answer(text: str) -> str | None:
 
 
 # After the final box: punctuation, an optional "(", a hedge word, filler words ("possibly",
-# "it could also be"), then one candidate: a math span, a box, or a bare number that ends its
-# phrase ("or 1 hour" restates in a unit and is not read). Matched step by step, each step an
-# unambiguous anchored pattern, so the cost is linear in the window.
+# "it could also be"), then one candidate: a math span, a box, a bare number that ends its
+# phrase ("or 1 hour" restates in a unit and is not read), or an option letter ("or (B)").
+# Matched step by step, each step an unambiguous anchored pattern, so the cost is linear in
+# the window.
 _HEDGE_LEAD_RE = re.compile(r"[\s$}).,;:]*[(\[]?\s*(?:or|alternatively|otherwise|possibly|perhaps|maybe)\b",
                             re.IGNORECASE)
 _HEDGE_FILLER_RE = re.compile(
@@ -190,7 +191,8 @@ _HEDGE_FILLER_RE = re.compile(
 _HEDGE_CANDIDATE_RE = re.compile(
     r"[\s:]*(?:\$\$(?P<d>[^$]+)\$\$|\$(?P<s>[^$]+)\$|\\\((?P<p>.+?)\\\)"
     r"|\\boxed\s*\{(?P<b>[^{}]*(?:\{[^{}]*\}[^{}]*)*)\}"
-    r"|(?P<n>-?\d+(?:[.,/]\d+)*)(?=[ \t]*(?:[).,;!?]|$|(?:if|depending|when|since)\b)))",
+    r"|(?P<n>-?\d+(?:[.,/]\d+)*)(?=[ \t]*(?:[).,;!?]|$|(?:if|depending|when|since)\b))"
+    r"|(?-i:\(?(?P<l>[A-E])\)?)(?![\w]))",
     re.IGNORECASE | re.DOTALL)
 _HEDGE_WINDOW = 300
 
@@ -227,7 +229,7 @@ def hedged_alternative(text: str) -> str | None:
     m = _HEDGE_CANDIDATE_RE.match(tail, pos)
     if m is None:
         return None
-    return next(g for g in m.group("d", "s", "p", "b", "n") if g is not None).strip() or None
+    return next(g for g in m.group("d", "s", "p", "b", "n", "l") if g is not None).strip() or None
 
 
 _ANSWER_IS_RE = re.compile(

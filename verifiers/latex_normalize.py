@@ -219,6 +219,12 @@ _EMPTY = {
 _SHORT_WORDS = {"odd", "all", "not", "one", "two", "six", "ten", "and", "dne", "any", "yes", "are",
                 "the", "for", "but", "nor", "off", "red", "box", "cat", "dog", "day", "man", "men"}
 _YES_NO = {"yes": "yes", "true": "yes", "no": "no", "false": "no"}
+# after a leading yes/no, words that take it back or hedge it: the sentence is then prose
+_HEDGING_WORDS = {
+    "not", "cannot", "can't", "cant", "impossible", "never", "isn't", "isnt", "doesn't", "doesnt",
+    "don't", "dont", "wrong", "incorrect", "actually", "wait", "however", "but", "or", "unless",
+    "although", "though", "nor", "neither", "unlikely", "maybe", "perhaps", "possibly", "except",
+}
 # names latex2sympy reads as functions or constants, so a word made of them is not prose
 _MATH_WORDS = {
     "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "sqrt", "frac", "pi", "infty",
@@ -245,11 +251,13 @@ def _words(s: str) -> str:
     return re.sub(r"^(?:the|a|an) ", "", s)
 
 
-def text_answer(s: str) -> tuple[str, bool] | None:
+def text_answer(s: str, leading_yes_no: bool = True) -> tuple[str, bool] | None:
     """A prose answer as (form, is_math): math forms are LaTeX to parse, others canonical words.
 
     None when `s` is not prose (no word of three or more letters outside LaTeX commands and
-    math names, and not a yes/no or number/ordinal word).
+    math names, and not a yes/no or number/ordinal word). With `leading_yes_no`, a sentence
+    that starts with yes/no and does not take it back is that word ("Yes, it is possible");
+    references are read without it, so "Yes, n = 5" keeps its n = 5.
     """
     w = _words(s)
     if not w:
@@ -263,9 +271,10 @@ def text_answer(s: str) -> tuple[str, bool] | None:
         return r"\emptyset", True
     if w in _YES_NO:
         return _YES_NO[w], False
-    first = w.split(" ", 1)[0]
-    if first in _YES_NO and not any(x in _YES_NO and _YES_NO[x] != _YES_NO[first] for x in w.split()):
-        return _YES_NO[first], False  # "Yes, it is possible."
+    first, *rest = w.split()
+    if leading_yes_no and first in _YES_NO and not any(
+            x in _HEDGING_WORDS or x in _YES_NO and _YES_NO[x] != _YES_NO[first] for x in rest):
+        return _YES_NO[first], False  # "Yes, it is possible." (not "Yes, it is impossible")
     if w in _NUMBER_WORDS:
         return _NUMBER_WORDS[w], True
     if w in _ORDINALS:

@@ -70,6 +70,11 @@ _LETTER = r"\(?\s*[A-E]\s*\)?"
 _CHOICE_KEY_RE = re.compile(rf"^\s*{_LETTER}(?:\s*(?:,|\band\b)\s*{_LETTER})*\s*$")
 _LETTER_LIST_RE = re.compile(rf"^\s*{_LETTER}(?:\s*(?:,|;|\band\b|\bor\b|\s)\s*{_LETTER})*\s*$")
 _LETTER_VALUE_RE = re.compile(r"^\s*\(([A-E])\)|^\s*([A-E])\s*[.:)]")
+# a letter standing as an option: not inside a word or a name (f(B), AB), nor a decimal-like A.B
+_OPTION_RE = re.compile(r"(?<![\w\\.])(?<!\w\()\(?([A-E])\)?(?![\w(]|\.\w)")
+_REJECTION_RE = re.compile(
+    r"\b(?:not|no|never|incorrect|wrong|false|except|neither|nor|or|maybe|perhaps|possibly|"
+    r"unless|but|isn't|isnt|rather)\b", re.IGNORECASE)
 
 
 def choice_key(reference: str) -> frozenset[str] | None:
@@ -81,15 +86,21 @@ def choice_key(reference: str) -> frozenset[str] | None:
 
 
 def choice_answer(answer: str) -> frozenset[str] | None:
-    r"""The letters chosen by an extracted answer: "(B)", "\textbf{(C)}\ 15", "C, A", "B and C"."""
+    r"""The letters chosen by an extracted answer: "(B)", "\textbf{(C)}\ 15", "C, A", "B and C".
+
+    Beyond a plain list of letters, the answer must name one option and not reject or hedge
+    it: "Not (B)", "(C) is incorrect", "(A) or possibly (B)", "A.B" and "f(B)" choose nothing."""
     text = _unwrap_text(answer)
     if _LETTER_LIST_RE.match(text):
         return frozenset(re.findall(r"[A-E]", text))
+    named = set(_OPTION_RE.findall(text))
+    if len(named) != 1 or _REJECTION_RE.search(text):
+        return None
     m = _LETTER_VALUE_RE.match(text)
     if m:
         return frozenset(m.group(1) or m.group(2))
     letter = choice_letter(answer)
-    return frozenset(letter) if letter else None
+    return frozenset(letter) if letter and letter in named else None
 
 
 def _unwrap_text(s: str) -> str:
@@ -229,7 +240,7 @@ def _verdict(a: Normalized, r: Normalized) -> str:
     a_latex, r_latex = a.latex, r.latex
     if a_latex == r_latex:
         return "ok"
-    ta, tr = text_answer(a_latex), text_answer(r_latex)
+    ta, tr = text_answer(a_latex), text_answer(r_latex, leading_yes_no=False)
     if ta is not None and not ta[1] or tr is not None and not tr[1]:
         # prose on at least one side: equal only as the same canonical words
         return "ok" if ta is not None and tr is not None and ta == tr else "mismatch"
@@ -336,6 +347,9 @@ class MathVerifier(Verifier):
         letters = choice_answer(answer)
         if letters is None:
             return Score.fail("mismatch", self.name)
+        alt = hedged_alternative(completion or "")
+        if letters == key and alt is not None and choice_answer(alt) != letters:
+            return Score.fail("hedged", self.name)
         if letters == key:
             return Score(1.0, True, "ok", {self.name: 1.0})
         return Score.fail("mismatch", self.name)

@@ -342,3 +342,35 @@ def test_pm_left_of_the_equals_sign_is_not_expanded(answer):
 ])
 def test_trailing_words_are_stripped_only_when_they_read_as_a_unit(answer, passed):
     assert math(boxed(answer), "5").passed is passed
+
+
+@pytest.mark.parametrize(("completion", "reference", "passed"), [
+    ("\\text{Not (B)}", "B", False),
+    ("\\text{(C) is incorrect}", "C", False),
+    ("\\text{Option D is wrong}", "D", False),
+    ("The answer is not (A)", "A", False),
+    ("The correct option is (B); option (A) is wrong.", "A", False),
+    ("A.B", "A", False),
+    ("f(B)", "B", False),
+    ("\\boxed{(A) or possibly (B)}", "A", False),
+    ("\\boxed{A} or $B$", "A", False),          # hedged after the box
+    ("\\boxed{A} (or maybe B)", "A", False),
+    ("\\boxed{A} (or equivalently (A))", "A", True),
+    ("(B) 12", "B", True),
+    ("Answer: C", "C", True),
+])
+def test_a_choice_must_name_one_option_without_rejecting_or_hedging_it(completion, reference, passed):
+    assert math(completion, reference).passed is passed
+
+
+@pytest.mark.parametrize(("completion", "reference", "passed"), [
+    ("\\text{Yes, } n = 7", "\\text{Yes, } n = 5", False),  # the reference's n = 5 counts
+    ("\\text{yes}", "\\text{Yes, } n = 5", False),
+    ("\\text{Yes, } n = 5", "\\text{Yes, } n = 5", True),
+    ("Yes, it is impossible", "yes", False),
+    ("Yes. Wait, actually it cannot be done.", "yes", False),
+    ("Yes, it is possible.", "yes", True),
+    ("yes, because 3 divides 12", "yes", True),
+])
+def test_a_leading_yes_or_no_counts_only_when_the_sentence_keeps_it(completion, reference, passed):
+    assert math(completion, reference).passed is passed
