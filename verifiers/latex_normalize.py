@@ -96,6 +96,7 @@ def _strip_unit_words(s: str) -> str:
     if m is not None and _unit_words(re.findall(r"[a-z]+", m.group(1).lower())):
         return s[: m.start()].strip()
     return s
+_IMPLICIT_PRODUCT_RE = re.compile(r"(?<=[\d)}])\s*(?=\(\s*-?[\d.]+\s*\)|\\[dt]?binom(?![a-zA-Z]))")
 _NUMBER_LETTER_RE = re.compile(r"^(-?\d+(?:\.\d+)?)\s+[a-zA-Z]$")
 _WRAPPER_RE = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
 _AND_OR_RE = re.compile(r"\s*,?\s*(?:\\text\{\s*(?:and|or)\s*\}|\\(?:quad|qquad)\s*(?:and|or)\b|(?<![a-zA-Z\\])(?:and|or)(?![a-zA-Z]))\s*")
@@ -189,6 +190,8 @@ def normalize_answer(s: str) -> Normalized:
     s = _fix_sqrt_frac(s)
     s = _AND_OR_RE.sub(", ", s) if re.search(r"[\d}]", s) else s
     s = re.sub(r"^\s*=\s*", "", s)  # "= 5"
+    # latex2sympy reads 2(3) as 5 and 2\binom{4}{2} as 8: make those products explicit
+    s = _IMPLICIT_PRODUCT_RE.sub(r" \\cdot ", s)
     s = re.sub(r"\s+", " ", s).strip().rstrip(",;").strip()
     return Normalized(s, percent)
 

@@ -164,13 +164,36 @@ _BIG_BINOM_ARG = re.compile(r"\d{5,}|[\^!*]|\\times|\\cdot|\\frac")
 
 
 def _big_binomial(latex: str) -> bool:
-    """A \\binom whose arguments could be huge (latex2sympy evaluates it while parsing)."""
+    """A \\binom whose arguments could be huge (latex2sympy evaluates it while parsing),
+    including a binomial nested in another one's arguments."""
     for m in _BINOM_RE.finditer(latex):
-        around = latex[max(0, m.start() - 60): m.start()] if m.group(0) == "\\choose" \
-            else latex[m.end(): m.end() + 80]
-        if _BIG_BINOM_ARG.search(around):
+        if m.group(0) == "\\choose":
+            if _BIG_BINOM_ARG.search(latex[max(0, m.start() - 60): m.start()] + latex[m.end(): m.end() + 60]):
+                return True
+            continue
+        args = _braced_args(latex, m.end(), 2)
+        if not args or _BIG_BINOM_ARG.search(args) or _BINOM_RE.search(args):
             return True
     return False
+
+
+def _braced_args(latex: str, i: int, count: int) -> str:
+    """The text of up to `count` brace groups starting at `i` (whitespace skipped), joined."""
+    out = []
+    for _ in range(count):
+        while i < len(latex) and latex[i].isspace():
+            i += 1
+        if i >= len(latex) or latex[i] != "{":
+            break
+        depth, j = 0, i
+        while j < len(latex):
+            depth += {"{": 1, "}": -1}.get(latex[j], 0)
+            if depth == 0:
+                break
+            j += 1
+        out.append(latex[i + 1:j])
+        i = j + 1
+    return " ".join(out)
 
 
 _IMAGINARY_RE = re.compile(r"(?<![a-zA-Z\\])i(?![a-zA-Z])")  # 3i, 2+i, i\pi; not \pi, sin

@@ -28,9 +28,9 @@ def _log10_int(n: int) -> float:
     return math.log10(n) if n < 10**300 else float(len(str(n)))
 
 
-def _log10_bound(e: Basic) -> float:
+def _log10_bound(e: Basic, env: dict | None = None) -> float:
     """An upper bound on log10 of the largest magnitude met while evaluating `e` (>= 0;
-    a variable counts as 10)."""
+    a variable counts as 10, or as `env` says: a summation index as its largest value)."""
     if isinstance(e, sympy.Integer):
         return _log10_int(int(e))
     if isinstance(e, sympy.Rational):
@@ -38,24 +38,52 @@ def _log10_bound(e: Basic) -> float:
     if isinstance(e, sympy.Float):
         return max(0.0, math.log10(abs(float(e)) + 1))
     if isinstance(e, Symbol):
-        return 1.0
+        return env.get(e, 1.0) if env else 1.0
+    if isinstance(e, sympy.Sum | sympy.Product):
+        terms, inner = _range(e, env)
+        body = _log10_bound(e.function, inner)
+        return body * terms if isinstance(e, sympy.Product) else body + math.log10(terms + 1)
     if isinstance(e, sympy.Pow):
-        base, exp = _log10_bound(e.args[0]), _log10_bound(e.args[1])
+        base, exp = _log10_bound(e.args[0], env), _log10_bound(e.args[1], env)
         if exp > 300:
             return math.inf
         return max(base, 0.31) * 10 ** exp  # 0.31 > log10(2): the base may be a tiny rational
     if isinstance(e, sympy.factorial | sympy.factorial2 | sympy.gamma | sympy.subfactorial
                   | sympy.exp):
-        n = _log10_bound(e.args[0])
+        n = _log10_bound(e.args[0], env)
         return math.inf if n > 300 else 10**n * max(n, 1.0)
     if isinstance(e, sympy.Mul):
-        return sum(_log10_bound(a) for a in e.args)
+        return sum(_log10_bound(a, env) for a in e.args)
     if not e.args:
         return 0.0
-    return max(_log10_bound(a) for a in e.args if isinstance(a, Basic)) + math.log10(len(e.args) + 1)
+    return max(_log10_bound(a, env) for a in e.args if isinstance(a, Basic)) + math.log10(len(e.args) + 1)
+
+
+def _range(e: Basic, env: dict | None) -> tuple[float, dict]:
+    """How many terms a Sum/Product has (inf if its bounds are not integers), and `env` with
+    each index bounded by its largest value."""
+    terms, inner = 1.0, dict(env or {})
+    for limit in e.limits:
+        lo, hi = (limit[1], limit[2]) if len(limit) == 3 else (None, None)
+        if not (isinstance(lo, sympy.Integer) and isinstance(hi, sympy.Integer)):
+            return math.inf, inner
+        terms *= max(int(hi) - int(lo) + 1, 0)
+        inner[limit[0]] = max(_log10_int(int(lo)), _log10_int(int(hi)), 1.0)
+    return terms, inner
+
+
+def _work(e: Basic, env: dict | None = None) -> float:
+    """Digits handled while evaluating the sums and products in `e`: terms times the size of
+    a term, nested sums multiplied out (\\sum_{n=1}^{1000} n^{-n} builds 1000 numbers of up
+    to 3000 digits)."""
+    if isinstance(e, sympy.Sum | sympy.Product):
+        terms, inner = _range(e, env)
+        return terms * max(1.0, _log10_bound(e.function, inner), _work(e.function, inner))
+    return sum((_work(a, env) for a in e.args if isinstance(a, Basic)), 0.0)
 
 
 MAX_SUM_TERMS = 1000
+MAX_WORK = 20_000.0  # digit-terms of all sums and products: 1000 terms of 20 digits
 _UNEVALUATED = (sympy.Integral, sympy.Limit, sympy.Derivative)
 
 
@@ -83,7 +111,7 @@ def too_big(e: Basic | MatrixBase) -> bool:
         for p in parts:
             if not isinstance(p, Basic):
                 continue
-            if _log10_bound(p) > MAX_LOG10:
+            if _log10_bound(p) > MAX_LOG10 or _work(p) > MAX_WORK:
                 return True
             if any(_unsafe_node(n) for n in sympy.preorder_traversal(p)):
                 return True

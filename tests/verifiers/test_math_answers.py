@@ -374,3 +374,26 @@ def test_a_choice_must_name_one_option_without_rejecting_or_hedging_it(completio
 ])
 def test_a_leading_yes_or_no_counts_only_when_the_sentence_keeps_it(completion, reference, passed):
     assert math(completion, reference).passed is passed
+
+
+@pytest.mark.parametrize(("answer", "reference", "equal"), [
+    ("2(3)", "6", True), ("2(3)", "5", False),  # the parser alone reads 2(3) as 5
+    ("(2)(3)", "6", True),
+    ("2\\binom{4}{2}", "12", True), ("2\\binom{4}{2}", "8", False),
+    ("\\binom{10}{3}\\binom{7}{2}", "2520", True), ("\\binom{10}{3}\\binom{7}{2}", "141", False),
+    ("\\binom{10}{3} \\cdot \\binom{7}{2}", "2520", True),
+    ("\\sum_{k=1}^{1000} k^2", "333833500", True),
+    ("\\sum_{i=1}^{10}\\sum_{j=1}^{10} ij", "3025", True),
+])
+def test_implicit_products_and_modest_sums(answer, reference, equal):
+    assert math_equal(answer, reference) is equal
+
+
+@pytest.mark.parametrize("answer", [
+    "\\sum_{n=1}^{1000}\\frac{1}{n^n}",                 # 1000 exact rationals of ~3000 digits
+    "\\sum_{a=1}^{1000}\\sum_{b=1}^{1000} a^b",         # nested: a million terms
+    "\\prod_{a=1}^{1000}\\prod_{b=1}^{1000} a",
+    "\\binom{\\binom{9999}{5000}}{4999}",                # a binomial inside a binomial
+])
+def test_costly_sums_products_and_nested_binomials_are_refused(answer):
+    assert math(boxed(answer), "5").reason == "parse_error"
