@@ -51,7 +51,8 @@ _THOUSANDS_GROUP_RE = re.compile(r"(?<![\d.])(\d{1,3})((?:(?:\{,\}|" + _SPACE_CM
 _PLAIN_THOUSANDS_RE = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _SCI_RE = re.compile(r"(?<![\w\\.}])(\d+(?:\.\d+)?|\.\d+)[eE]([+-]?\d+)(?![\w.])")
 _REPEAT_RE = re.compile(r"(?<![\d.])(-?)(\d*)\.(\d*)\\(?:overline|bar|dot)\s*\{(\d+)\}")
-_DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\^\s*\{\s*\\text\{\s*o\s*\}\s*\}|°|\\degree|\\circ(?![a-zA-Z])")
+_DEGREE_RE = re.compile(
+    r"\^\s*\{?\s*\\circ\s*\}?|\^\s*\{\s*\\text\{\s*o\s*\}\s*\}|°|\\degree|(?<=[\d}])\s*\\circ(?![a-zA-Z])")  # not f \circ g
 _TRIG_DEGREE_RE = re.compile(
     r"(\\(?:sin|cos|tan|cot|sec|csc)\s*\(?\s*)(\d+(?:\.\d+)?)\s*(?:\^\s*\{?\s*\\circ\s*\}?|°|\\degree)")
 _ELLIPSIS_REPEAT_RE = re.compile(r"^(-?\d*)\.(\d*?)(\d+?)\3+\s*(?:\\ldots|\.\.\.|…)$")
@@ -86,6 +87,13 @@ def _unit_words(words: list[str]) -> bool:
                and w not in _NOT_UNITS and w not in from_words for w in words)
 
 
+def _from_base(m: re.Match) -> str:
+    digits, base = m.group(1), int(m.group(2))
+    if 2 <= base <= 10 and all(int(d) < base for d in digits):
+        return str(int(digits, base))
+    return r"\text{" + m.group(0).replace(" ", "") + "}"  # no value: never silently the digits
+
+
 def _strip_unit_words(s: str) -> str:
     """`10 cm`, `5 apples`, `3 square feet` -> the number; `2 xy`, `2 pi` and `5 million` keep
     their words."""
@@ -97,7 +105,10 @@ def _strip_unit_words(s: str) -> str:
         return s[: m.start()].strip()
     return s
 _IMPLICIT_PRODUCT_RE = re.compile(r"(?<=[\d)}])\s*(?=\(\s*-?[\d.]+\s*\)|\\[dt]?binom(?![a-zA-Z]))")
-_NUMBER_LETTER_RE = re.compile(r"^(-?\d+(?:\.\d+)?)\s+[a-zA-Z]$")
+# `5 m`, `3 g`, `2 h`: a number and a one-letter unit; not 3 i, 2 e or 5 x
+_NUMBER_LETTER_RE = re.compile(r"^(-?\d+(?:\.\d+)?)\s+[mgshlLKAVWJN]$")
+# 1011_2, 11_{2}: a numeral in base 2-10, read as its value (its digits must fit the base)
+_BASE_RE = re.compile(r"(?<![\w\\])(\d+)\s*_\s*\{?\s*(\d{1,2})\s*\}?(?![\d\w])")
 _WRAPPER_RE = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
 _AND_OR_RE = re.compile(r"\s*,?\s*(?:\\text\{\s*(?:and|or)\s*\}|\\(?:quad|qquad)\s*(?:and|or)\b|(?<![a-zA-Z\\])(?:and|or)(?![a-zA-Z]))\s*")
 
@@ -178,6 +189,7 @@ def normalize_answer(s: str) -> Normalized:
     # units: a trailing \text{...} or plain words after a number; `5 m` only when that is all
     for _ in range(2):
         s = _strip_unit_words(s)
+    s = _BASE_RE.sub(_from_base, s)
     m = _NUMBER_LETTER_RE.match(s)
     if m:
         s = m.group(1)

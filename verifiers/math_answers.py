@@ -196,6 +196,7 @@ def _braced_args(latex: str, i: int, count: int) -> str:
     return " ".join(out)
 
 
+_PRIME_RE = re.compile(r"[a-zA-Z)}]\s*'")
 _IMAGINARY_RE = re.compile(r"(?<![a-zA-Z\\])i(?![a-zA-Z])")  # 3i, 2+i, i\pi; not \pi, sin
 
 
@@ -219,6 +220,8 @@ def _parse(latex: str) -> tuple[Any, str | None]:
         return None, "nested too deeply"
     if _big_binomial(latex):
         return None, "binomial too large to evaluate"  # latex2sympy evaluates \binom while parsing
+    if _PRIME_RE.search(latex):
+        return None, "derivative prime"  # the parser drops it: (x^2)' would read as x^2
     complex_ = should_treat_as_complex(latex) or bool(_IMAGINARY_RE.search(latex))
     try:
         expr = latex2sympy(_exact_decimals(latex), is_real=not complex_,

@@ -189,16 +189,22 @@ def _chain(e: Basic) -> list[Basic] | None:
 
 
 def _unwrap_value(e: Basic) -> Basic | None:
-    """`x = 3` -> 3, `x \\in S` -> S, `2+2 = 4` -> 4; None for an equation that is a condition."""
+    """`x = 3` -> 3, `x \\in S` -> S, `2+2 = 4` -> 4; None for an equation that is a condition
+    or a chain whose sides disagree (`7 = 5`, `x = 7 = 5`)."""
     eqs = _chain(e)
     if eqs is None:
         return e
     lhs, rhs = eqs[0].lhs, eqs[-1].rhs
+    sides = [lhs] + [q.rhs for q in eqs]
     if _is_assignment_lhs(lhs):
-        return rhs
-    if isinstance(lhs, Basic) and not lhs.free_symbols and isinstance(rhs, Expr):
-        return rhs  # a computation chain ending in its value
-    return None
+        sides = sides[1:]
+    elif not (isinstance(lhs, Basic) and not lhs.free_symbols and isinstance(rhs, Expr)):
+        return None  # a condition, not a value
+    # `x = 7 = 5`, `2+2 = 5`: every constant side of the chain must be the value it ends in
+    for side in sides[:-1]:
+        if isinstance(side, Expr) and not side.free_symbols and not equivalent(side, rhs):
+            return None
+    return rhs
 
 
 def _as_sequence(e: Basic | MatrixBase) -> list | None:

@@ -397,3 +397,16 @@ def test_implicit_products_and_modest_sums(answer, reference, equal):
 ])
 def test_costly_sums_products_and_nested_binomials_are_refused(answer):
     assert math(boxed(answer), "5").reason == "parse_error"
+
+
+@pytest.mark.parametrize(("answer", "reference", "equal"), [
+    ("7 = 5", "5", False), ("x = 7 = 5", "5", False), ("2+2=5", "5", False),  # false chains
+    ("7 \\equiv 5", "5", False),
+    ("x = 2+3 = 5", "5", True), ("2+3 = 5", "5", True),
+    ("f \\circ g", "g \\circ f", False), ("30^\\circ", "30", True),          # composition is not degrees
+    ("3 i", "3", False), ("2 e", "2", False), ("5 x", "5", False), ("5 m", "5", True),
+    ("1011_3", "1011_2", False), ("11", "1011_2", True), ("11_{2}", "11", False),  # bases
+    ("(x^2)'", "x^2", False), ("y'", "y", False),                               # derivatives
+])
+def test_chains_composition_letters_bases_and_primes(answer, reference, equal):
+    assert math_equal(answer, reference) is equal
