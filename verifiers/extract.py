@@ -167,15 +167,35 @@ def boxed_answer(text: str) -> str | None:
     boxes = _boxes(text)
     if not boxes or not _content(text, boxes[-1]):
         return None
-    group = [boxes[-1]]
-    for box in reversed(boxes[:-1]):
+    # The final answer is the outermost box around the last one: in \boxed{\boxed{2}, 3} the
+    # reader sees "2, 3", not 2.
+    final = boxes[-1]
+    for box in boxes[:-1]:
+        if box.content is not None and box.start < final.start and box.end >= final.end:
+            final = box
+            break  # boxes come in order of their start: the first enclosing one is outermost
+    group = [final]
+    for box in reversed(boxes[:boxes.index(final)]):
         if box.content is None or box.end > group[0].start:
             break
         if _BETWEEN_BOXES_RE.fullmatch(text, box.end, group[0].start) is None:
             break
         group.insert(0, box)
-    contents = [_content(text, b) for b in group]
+    contents = [_unboxed(text, b) for b in group]
     return ", ".join(dict.fromkeys(c for c in contents if c))
+
+
+def _unboxed(text: str, box: _Box) -> str:
+    """A box's content with the boxes inside it unwrapped (\boxed{\boxed{1}} -> 1), in one
+    pass: each inner \boxed{ and its closing brace are dropped."""
+    inner = text[box.content]
+    drop = bytearray(len(inner))
+    for b in _boxes(inner):
+        if b.content is not None:
+            drop[b.start:b.content.start] = b"\x01" * (b.content.start - b.start)
+            if b.content.stop < len(inner) and inner[b.content.stop] == "}":
+                drop[b.content.stop] = 1
+    return "".join(c for c, d in zip(inner, drop, strict=True) if not d).strip()
 
 
 # After the final box: punctuation, an optional "(", a hedge word, filler words ("possibly",

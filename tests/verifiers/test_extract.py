@@ -150,6 +150,14 @@ def test_a_box_enclosing_the_last_box_is_not_a_second_candidate():
     assert boxed_answer(r"\boxed{2} or \boxed{3}") == "2, 3"
 
 
+def test_the_outermost_box_around_the_last_one_is_the_answer():
+    # the reader sees "2, 3": the inner box alone would let a hedge pass as 2
+    assert boxed_answer(r"\boxed{\boxed{2}, 3}") == "2, 3"
+    assert boxed_answer(r"\boxed{3 \text{ or } \boxed{2}}") == r"3 \text{ or } 2"
+    assert boxed_answer(r"\boxed{\boxed{\boxed{7}}}") == "7"
+    assert boxed_answer(r"\boxed{1} and \boxed{\boxed{2}}") == "1, 2"
+
+
 @pytest.mark.parametrize("text, expected", [
     ("</answer><answer><answer>5", None),            # stray close, then two opens: no single block
     ("<answer>1</answer><answer>2", None),            # a closed block and an unclosed one: hedging
