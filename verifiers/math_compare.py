@@ -5,7 +5,8 @@ teaches the policy to be wrong, so every rule leans towards "mismatch" when unsu
 
 - closed-form numbers: decimals are read as exact rationals (0.5 is 1/2, 0.333 is not 1/3);
   exact when both sides are rational (1/2^98 != 1/2^99); otherwise both are evaluated at 60
-  digits and must agree to a relative 1e-40, i.e. be the same number (sqrt(8) == 2 sqrt(2),
+  digits and must agree to a relative 1e-50 (1e-40 when a side holds a float), i.e. be the
+  same number (sqrt(8) == 2 sqrt(2),
   e^{i pi} == -1), so a decimal approximation never matches an irrational reference, however
   many digits it carries. No float rounding, no `chop`.
 - expressions with variables: math-verify's symbolic comparison, and every "equal" confirmed by
@@ -57,6 +58,7 @@ from sympy.logic.boolalg import And
 __all__ = ["equivalent"]
 
 REL_TOL = 1e-40
+EXACT_REL_TOL = 1e-50  # both sides exact: evaluated at 60 digits, so only rounding differs
 EVAL_DIGITS = 60
 
 _POINTS = [Rational(137, 100), Rational(251, 100), Rational(73, 100), Rational(317, 100),
@@ -66,14 +68,14 @@ _PIECEWISE = (Abs, floor, ceiling, sign, Piecewise, sympy.Max, sympy.Min, sympy.
 
 # --- numbers -----------------------------------------------------------------------------------
 
-def _close(a: Expr, b: Expr) -> bool:
+def _close(a: Expr, b: Expr, rel_tol: float = REL_TOL) -> bool:
     """Relative 1e-9; an exact zero only matches a value that is zero to ~40 digits; an
     infinity only matches itself (|-oo - 5| <= 1e-9 * oo holds, so it must not get that far)."""
     if not (a.is_finite and b.is_finite):
         return a == b
     if a == 0 or b == 0:
         return bool(abs(a - b) < sympy.Float(10) ** -40)
-    return bool(abs(a - b) <= REL_TOL * max(abs(a), abs(b)))
+    return bool(abs(a - b) <= rel_tol * max(abs(a), abs(b)))
 
 
 def _undefined(e: Basic) -> bool:
@@ -97,6 +99,8 @@ def _numbers_equal(a: Expr, b: Expr) -> bool:
         return False
     if _undefined(a) or _undefined(b) or _infinite(a) or _infinite(b):
         return False
+    if (a == 0 or b == 0) and (b if a == 0 else a).is_zero is False:
+        return False  # e^{-100} is tiny, not zero
     av, bv = sympy.N(a, EVAL_DIGITS), sympy.N(b, EVAL_DIGITS)
     if not (av.is_number and bv.is_number):
         return False
@@ -104,7 +108,9 @@ def _numbers_equal(a: Expr, b: Expr) -> bool:
     br, bi = bv.as_real_imag()
     if not all(x.is_Number for x in (ar, ai, br, bi)):
         return False
-    return _close(ar, br) and _close(ai, bi)
+    # exact on both sides: equal to the precision evaluated (pi 10^{45} + 1 is not pi 10^{45})
+    tol = EXACT_REL_TOL if not (a.has(sympy.Float) or b.has(sympy.Float)) else REL_TOL
+    return _close(ar, br, tol) and _close(ai, bi, tol)
 
 
 def _points_agree(a: Expr, b: Expr, syms: list[Symbol], sign: int = 1) -> bool | None:

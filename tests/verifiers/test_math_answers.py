@@ -410,3 +410,13 @@ def test_costly_sums_products_and_nested_binomials_are_refused(answer):
 ])
 def test_chains_composition_letters_bases_and_primes(answer, reference, equal):
     assert math_equal(answer, reference) is equal
+
+
+@pytest.mark.parametrize(("answer", "reference", "equal"), [
+    ("\\pi\\cdot10^{45}+1", "\\pi\\cdot10^{45}", False),  # within 1e-40 relative, still not equal
+    ("e^{-100}", "0", False), ("0", "e^{-100}", False),   # tiny is not zero
+    ("\\sqrt{8}", "2\\sqrt{2}", True), ("e^{i\\pi}", "-1", True), ("\\sin(\\pi)", "0", True),
+    ("\\frac{\\sqrt{6}+\\sqrt{2}}{4}", "\\cos 15^\\circ", True),
+])
+def test_exact_values_must_agree_to_the_precision_evaluated(answer, reference, equal):
+    assert math_equal(answer, reference) is equal
