@@ -203,17 +203,26 @@ def _unboxed(text: str, box: _Box) -> str:
 # phrase ("or 1 hour" restates in a unit and is not read), or an option letter ("or (B)").
 # Matched step by step, each step an unambiguous anchored pattern, so the cost is linear in
 # the window.
-_HEDGE_LEAD_RE = re.compile(r"[\s$}).,;:]*[(\[]?\s*(?:or|alternatively|otherwise|possibly|perhaps|maybe)\b",
-                            re.IGNORECASE)
+_HEDGE_LEAD_RE = re.compile(
+    r"[\s$}).,;:\-\u2013\u2014]*[(\[]?\s*"
+    r"(?:or|alternatively|otherwise|possibly|perhaps|maybe|but|though|although|unless|except)\b",
+    re.IGNORECASE)
 _HEDGE_FILLER_RE = re.compile(
     r"[\s,:]*(?:possibly|perhaps|maybe|equivalently|alternatively|rather|else|also|even|it|the|answer|value"
-    r"|this|could|might|may|would|be)\b", re.IGNORECASE)
+    r"|this|that|could|might|may|would|be|is|was|if)\b", re.IGNORECASE)
+_NUMBER_WORD = (r"zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen"
+                r"|fifteen|sixteen|seventeen|eighteen|nineteen|twenty")
 _HEDGE_CANDIDATE_RE = re.compile(
     r"[\s:]*(?:\$\$(?P<d>[^$]+)\$\$|\$(?P<s>[^$]+)\$|\\\((?P<p>.+?)\\\)"
     r"|\\boxed\s*\{(?P<b>[^{}]*(?:\{[^{}]*\}[^{}]*)*)\}"
     r"|(?P<n>-?\d+(?:[.,/]\d+)*)(?=[ \t]*(?:[).,;!?]|$|(?:if|depending|when|since)\b))"
+    r"|(?P<w>" + _NUMBER_WORD + r")(?=[ \t]*(?:[).,;!?]|$))"
     r"|(?-i:\(?(?P<l>[A-E])\)?)(?![\w]))",
     re.IGNORECASE | re.DOTALL)
+# before the final box: "either 3 or \boxed{2}", "3 or $\boxed{2}$"
+_HEDGE_BEFORE_RE = re.compile(
+    r"(?:\$(?P<s>[^$]{1,80})\$|\\\((?P<p>.{1,80}?)\\\)|(?<![\w.])(?P<n>-?\d+(?:[.,/]\d+)*))"
+    r"[\s,]*(?:or|\\text\{\s*or\s*\})[\s$]*(?:\\\(|\\\[)?\s*$", re.IGNORECASE | re.DOTALL)
 _HEDGE_WINDOW = 300
 
 
@@ -236,6 +245,9 @@ def hedged_alternative(text: str) -> str | None:
     if box.content is None:
         return None
     end = starts[-1] + box.end  # an enclosing box's "}" is skipped as punctuation
+    before = _HEDGE_BEFORE_RE.search(text, max(0, starts[-1] - 120), starts[-1])
+    if before is not None:
+        return next(g for g in before.group("s", "p", "n") if g is not None).strip() or None
     tail = text[end:end + _HEDGE_WINDOW]
     m = _HEDGE_LEAD_RE.match(tail)
     if m is None:
@@ -249,13 +261,16 @@ def hedged_alternative(text: str) -> str | None:
     m = _HEDGE_CANDIDATE_RE.match(tail, pos)
     if m is None:
         return None
-    return next(g for g in m.group("d", "s", "p", "b", "n", "l") if g is not None).strip() or None
+    return next(g for g in m.group("d", "s", "p", "b", "n", "w", "l") if g is not None).strip() or None
 
 
 _ANSWER_IS_RE = re.compile(
     r"(?:final\s+answer|the\s+answer|answer)\s*(?:is|:|=|would\s+be|will\s+be)\s*[:=]?\s*",
     re.IGNORECASE,
 )
+_NEGATED_RE = re.compile(r"\s*(?:not|never|n't)\b", re.IGNORECASE)
+_RELATION_RE = re.compile(r"[=<>]|\\(?:le|ge|lt|gt|neq|ne|approx|implies|Rightarrow)(?![a-zA-Z])")
+_HEDGE_WORDS_RE = re.compile(r"\b(?:either|or|maybe|perhaps|possibly|not|unless|alternatively)\b", re.IGNORECASE)
 _MATH_SPAN_RE = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
 
 
@@ -287,6 +302,8 @@ def answer_is(text: str) -> str | None:
     # text is quadratic on "answer is .\n" repeated.
     for m in reversed(list(_ANSWER_IS_RE.finditer(text))[-_MAX_PHRASES:]):
         rest = text[m.end():m.end() + _PHRASE_WINDOW]
+        if _NEGATED_RE.match(rest):
+            return None  # "the answer is not $5$" states no answer
         lines = [ln for ln in rest.split("\n") if ln.strip()]
         if not lines:
             continue
@@ -376,10 +393,13 @@ def _from_block(block: str) -> str:
     said = answer_is(block)
     if said is not None:
         return said
-    spans = _MATH_SPAN_RE.findall(block)
-    if spans:
-        return next(g for g in spans[-1] if g).strip()
-    return block
+    spans = [next(g for g in groups if g).strip() for groups in _MATH_SPAN_RE.findall(block)]
+    if not spans:
+        return block
+    # the last span, unless the prose hedges ("Either 7 or $5$") or states another bare value
+    # before it ("$3$, $5$"); steps of a derivation ("we get $x = 5$, hence $5$") are fine
+    others = {x for x in spans[:-1] if not _RELATION_RE.search(x)} - {spans[-1]}
+    return block if others or _HEDGE_WORDS_RE.search(block) else spans[-1]
 
 
 _GSM8K_RE = re.compile(r"^\s*####\s*(.+?)\s*$", re.MULTILINE)

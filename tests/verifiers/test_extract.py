@@ -185,3 +185,28 @@ def test_adversarial_tag_and_brace_runs(text, expected):
 ])
 def test_hedged_alternative(text, expected):
     assert hedged_alternative(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    (r"\boxed{2} but it could be 3", "3"),
+    (r"\boxed{2} --- or 3", "3"),
+    (r"\boxed{2} (unless it is 3)", "3"),
+    (r"\boxed{2} or three", "three"),
+    (r"It is either 3 or \boxed{2}", "3"),                  # offered before the box
+    (r"It is 3 or $\boxed{2}$", "3"),
+    (r"\boxed{2}, but I should double-check.", None),
+    (r"We get 2 or 3 candidates, and checking, \boxed{2}.", None),
+])
+def test_more_hedges_around_the_final_box(text, expected):
+    assert hedged_alternative(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("<answer>Either 7 or $5$</answer>", "Either 7 or $5$"),      # prose that hedges: no single span
+    ("<answer>$3$, $5$</answer>", "$3$, $5$"),
+    ("<answer>So we get $x = 5$, hence $5$.</answer>", "5"),        # a derivation step is fine
+    ("<answer>The value is $5$.</answer>", "5"),
+    ("The answer is not $5$.", None),
+])
+def test_prose_answers_with_several_values_or_a_negation(text, expected):
+    assert extract_answer(text) == expected
