@@ -56,18 +56,27 @@ def check_format(text: str, *, strict: bool = True, think_prefilled: bool = Fals
         return "tag_order"
     (_, _, think_open_end), (_, think_close, think_close_end), (_, ans_open, ans_open_end), \
         (_, ans_close, ans_close_end) = tags
-    if text[ans_close_end:].strip():
+    if _blank_free(text[ans_close_end:]):
         return "text_after_answer"
-    if not text[ans_open_end:ans_close].strip():
+    if not _blank_free(text[ans_open_end:ans_close]):
         return "empty_answer"
-    if not text[think_open_end:think_close].strip():
+    if not _blank_free(text[think_open_end:think_close]):
         return "empty_think"
     if strict:
-        if text[: tags[0][1]].strip():
+        if _blank_free(text[: tags[0][1]]):
             return "text_before_think"
-        if text[think_close_end:ans_open].strip():
+        if _blank_free(text[think_close_end:ans_open]):
             return "text_between_blocks"
     return "ok"
+
+
+_INVISIBLE_RE = re.compile("[\\s\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u180e\u034f]+")
+
+
+def _blank_free(s: str) -> str:
+    """`s` without whitespace or invisible characters (zero-width spaces and joiners, BOM,
+    soft hyphen): an empty-looking block must not pass as content."""
+    return _INVISIBLE_RE.sub("", s)
 
 
 class FormatVerifier(Verifier):

@@ -67,3 +67,13 @@ def test_non_text_completion_is_a_score_not_an_exception():
 def test_bad_mode_is_refused():
     with pytest.raises(ValueError, match="strict"):
         FormatVerifier(mode="loose")
+
+
+@pytest.mark.parametrize(("completion", "reason"), [
+    ("<think>\u200b</think><answer>5</answer>", "empty_think"),      # zero-width space
+    ("<think>\ufeff\u2060</think><answer>5</answer>", "empty_think"),  # BOM, word joiner
+    ("<think>ok</think><answer>\u00ad</answer>", "empty_answer"),     # soft hyphen
+])
+def test_invisible_characters_do_not_count_as_content(completion, reason):
+    s = FormatVerifier()(completion, None)
+    assert (s.passed, s.reason) == (False, reason)
