@@ -87,6 +87,19 @@ def _unit_words(words: list[str]) -> bool:
                and w not in _NOT_UNITS and w not in from_words for w in words)
 
 
+_RELATION_RE = re.compile(r"[<>]|\\(?:le|ge|leq|geq|lt|gt)(?![a-zA-Z])")
+
+
+def _list_separator(m: re.Match) -> str:
+    """"and"/"or" between answers is a list ("3 and 5"); but "and" between two inequalities is
+    their intersection, which a list (read as a union) would turn into its opposite, so it
+    is left in place and the answer does not parse."""
+    if "and" in m.group(0) and _RELATION_RE.search(m.string, 0, m.start()) \
+            and _RELATION_RE.search(m.string, m.end()):
+        return m.group(0)
+    return ", "
+
+
 def _from_base(m: re.Match) -> str:
     digits, base = m.group(1), int(m.group(2))
     if 2 <= base <= 10 and all(int(d) < base for d in digits):
@@ -200,7 +213,7 @@ def normalize_answer(s: str) -> Normalized:
     s = _fix_call_parens(s, "\\sqrt")
     s = re.sub(r"(?<!\\)\bsqrt", r"\\sqrt", s)
     s = _fix_sqrt_frac(s)
-    s = _AND_OR_RE.sub(", ", s) if re.search(r"[\d}]", s) else s
+    s = _AND_OR_RE.sub(_list_separator, s) if re.search(r"[\d}]", s) else s
     s = re.sub(r"^\s*=\s*", "", s)  # "= 5"
     # latex2sympy reads 2(3) as 5 and 2\binom{4}{2} as 8: make those products explicit
     s = _IMPLICIT_PRODUCT_RE.sub(r" \\cdot ", s)

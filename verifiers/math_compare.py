@@ -230,7 +230,9 @@ def _is_inequality_list(e: Basic) -> bool:
 
 def _sets_of(e: Basic) -> Set | None:
     if _is_inequality_list(e):
-        # "x < 2 or x > 3" arrives as a list of inequalities: their union
+        # "x < 2 or x > 3" arrives as a list of inequalities: their union, of one variable
+        if len(e.free_symbols) != 1:
+            return None  # "x > 1, y > 2" is not a set of x
         parts = [_sets_of(x) for x in e.args]
         return None if any(p is None for p in parts) else Union(*parts)
     if isinstance(e, Set):

@@ -420,3 +420,14 @@ def test_chains_composition_letters_bases_and_primes(answer, reference, equal):
 ])
 def test_exact_values_must_agree_to_the_precision_evaluated(answer, reference, equal):
     assert math_equal(answer, reference) is equal
+
+
+@pytest.mark.parametrize(("answer", "reference", "equal"), [
+    ("x > 1 \\text{ and } x < 3", "\\mathbb{R}", False),  # "and" is an intersection, never a union
+    ("x \\ge 0 \\text{ and } x \\le 0", "\\mathbb{R}", False),
+    ("x < 1 \\text{ or } x > 3", "(-\\infty,1)\\cup(3,\\infty)", True),
+    ("x > 1, y > 2", "(1,\\infty)", False),  # a condition on y is not part of x's set
+    ("3 and 5", "3, 5", True),
+])
+def test_and_or_between_inequalities(answer, reference, equal):
+    assert math_equal(answer, reference) is equal
