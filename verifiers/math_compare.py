@@ -356,6 +356,10 @@ def equivalent(answer: Basic | MatrixBase, reference: Basic | MatrixBase) -> boo
     if sr is not None and sa is not None:
         return len(sa) == len(sr) and all(equivalent(x, y) for x, y in zip(sa, sr, strict=True))
     if isinstance(reference, FiniteSet) or isinstance(answer, FiniteSet):
+        if not (isinstance(reference, FiniteSet) and isinstance(answer, FiniteSet)) and any(
+                isinstance(x, Set) for x in (*_elements(answer, sa), *_elements(reference, sr))):
+            # {\emptyset} is not \emptyset and {{5}} is not 5: a set of sets is compared as a set
+            return isinstance(answer, Set) and isinstance(reference, Set) and _set_equal(answer, reference)
         xs = _elements(answer, sa)
         ys = _elements(reference, sr)
         if isinstance(reference, FiniteSet) and isinstance(answer, FiniteSet):
@@ -372,7 +376,12 @@ def equivalent(answer: Basic | MatrixBase, reference: Basic | MatrixBase) -> boo
 
 def _elements(e: Basic, seq: list | None) -> list:
     if isinstance(e, FiniteSet):
-        return list(getattr(e, "_unsorted_args", e.args))
+        xs = list(getattr(e, "_unsorted_args", e.args))
+        names = [x.lhs.name if isinstance(x, Eq) and isinstance(x.lhs, Symbol) else None for x in xs]
+        if None not in names and len(set(names)) == len(names):
+            # "y = 5, x = 6" names its values: in (x, y) order that is (6, 5), not (5, 6)
+            xs = [x for _, x in sorted(zip(names, xs, strict=True), key=lambda p: p[0])]
+        return xs
     return seq if seq is not None else [e]
 
 

@@ -431,3 +431,16 @@ def test_exact_values_must_agree_to_the_precision_evaluated(answer, reference, e
 ])
 def test_and_or_between_inequalities(answer, reference, equal):
     assert math_equal(answer, reference) is equal
+
+
+@pytest.mark.parametrize(("answer", "reference", "equal"), [
+    ("y = 5, x = 6", "(5, 6)", False),  # named values, in (x, y) order: (6, 5)
+    ("y = 6, x = 5", "(5, 6)", True),
+    ("x = 5, y = 6", "(5, 6)", True),
+    ("\\{\\emptyset\\}", "\\emptyset", False),  # a set holding the empty set is not empty
+    ("\\{\\{5\\}\\}", "5", False),
+    ("\\{\\mathbb{R}\\}", "\\mathbb{R}", False),
+    ("\\{5\\}", "5", True),
+])
+def test_named_values_and_sets_of_sets(answer, reference, equal):
+    assert math_equal(answer, reference) is equal
