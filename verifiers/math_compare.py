@@ -29,8 +29,6 @@ it, so 10^{10^{10}} or 100000! is refused instead of computed.
 
 from __future__ import annotations
 
-from itertools import permutations
-
 import sympy
 from math_verify.grader import sympy_expr_eq
 from sympy import (
@@ -97,6 +95,8 @@ def _numbers_equal(a: Expr, b: Expr) -> bool:
         return True
     if a.is_Rational and b.is_Rational:
         return False
+    if a.is_Rational and b.is_rational is False or b.is_Rational and a.is_rational is False:
+        return False  # a decimal, however long, is not pi
     if _undefined(a) or _undefined(b) or _infinite(a) or _infinite(b):
         return False
     if (a == 0 or b == 0) and (b if a == 0 else a).is_zero is False:
@@ -246,15 +246,29 @@ def _sets_of(e: Basic) -> Set | None:
 
 
 def _unordered_equal(xs: list, ys: list) -> bool:
+    """Some pairing of xs with ys matches every element: each pair is compared once (n^2
+    comparisons, not n! orderings), then a perfect matching is searched (augmenting paths)."""
     if len(xs) != len(ys):
         return False
-    if len(xs) > 7:  # too many orderings: sort both by numeric value instead
+    if len(xs) > 24:  # beyond any answer list: sort both and compare in order
         try:
             xs, ys = sorted(xs, key=sympy.default_sort_key), sorted(ys, key=sympy.default_sort_key)
         except TypeError:
             return False
         return all(equivalent(x, y) for x, y in zip(xs, ys, strict=True))
-    return any(all(equivalent(x, y) for x, y in zip(xs, p, strict=True)) for p in permutations(ys))
+    fits = [[j for j, y in enumerate(ys) if equivalent(x, y)] for x in xs]
+    owner: dict[int, int] = {}  # y index -> x index
+
+    def place(i: int, seen: set[int]) -> bool:
+        for j in fits[i]:
+            if j not in seen:
+                seen.add(j)
+                if j not in owner or place(owner[j], seen):
+                    owner[j] = i
+                    return True
+        return False
+
+    return all(fits[i] and place(i, set()) for i in range(len(xs)))
 
 
 _INVERSE = {sympy.StrictGreaterThan: sympy.StrictLessThan, sympy.StrictLessThan: sympy.StrictGreaterThan,

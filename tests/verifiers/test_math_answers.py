@@ -444,3 +444,14 @@ def test_and_or_between_inequalities(answer, reference, equal):
 ])
 def test_named_values_and_sets_of_sets(answer, reference, equal):
     assert math_equal(answer, reference) is equal
+
+
+def test_a_long_decimal_is_not_pi_and_lists_match_without_trying_every_order():
+    pi_50 = "3.14159265358979323846264338327950288419716939937510582097494459"
+    assert not math_equal(pi_50, "\\pi")
+    assert math_equal("\\cos(\\pi/3)", "0.5")
+    # seven elements that only simplify proves equal: matched pairwise, not over 7! orderings
+    answer = "(" + ", ".join(f"\\sin^2 x + \\cos^2 x + {k}" for k in range(7)) + ")"
+    reference = "\\{" + ", ".join(str(k + 1) for k in reversed(range(7))) + "\\}"
+    assert math_equal(answer, reference)
+    assert not math_equal("\\{1, 2\\}", "\\{2, 3\\}")
