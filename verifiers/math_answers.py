@@ -235,7 +235,10 @@ def _parse(latex: str) -> tuple[Any, str | None]:
         return None, "too large to evaluate"
     if complex_ and hasattr(expr, "free_symbols"):
         # latex2sympy leaves i as a symbol; in an answer that reads as complex it is the unit
-        expr = expr.subs({s: sympy.I for s in expr.free_symbols if getattr(s, "name", "") == "i"})
+        try:
+            expr = expr.subs({s: sympy.I for s in expr.free_symbols if getattr(s, "name", "") == "i"})
+        except (TypeError, ValueError, AttributeError) as e:  # (1, 3+4i) as an interval, max(3+4i, 7)
+            return None, f"{type(e).__name__}: {str(e)[:80]}"
     return expr, None
 
 

@@ -455,3 +455,18 @@ def test_a_long_decimal_is_not_pi_and_lists_match_without_trying_every_order():
     reference = "\\{" + ", ".join(str(k + 1) for k in reversed(range(7))) + "\\}"
     assert math_equal(answer, reference)
     assert not math_equal("\\{1, 2\\}", "\\{2, 3\\}")
+
+
+def test_the_attack_probe_never_raises_on_exotic_references():
+    # benchmarks/attack_probe.py's completions against its most exotic references: a wrong or
+    # malformed answer is a Score, never an exception ((3+4i, 7) once raised from sympy)
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import attack_probe
+
+    refs = ["3+4i", "\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}", "[2, 5]", "(1, \\infty)", "\\{1, 2\\}"]
+    for completion, reference, _ in attack_probe.cases(refs):
+        assert isinstance(math(completion, reference), Score), completion
+    assert math(boxed("(3+4i, 7)"), "3+4i").passed is False
