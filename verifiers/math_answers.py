@@ -239,6 +239,11 @@ def _parse(latex: str) -> tuple[Any, str | None]:
             expr = expr.subs({s: sympy.I for s in expr.free_symbols if getattr(s, "name", "") == "i"})
         except (TypeError, ValueError, AttributeError) as e:  # (1, 3+4i) as an interval, max(3+4i, 7)
             return None, f"{type(e).__name__}: {str(e)[:80]}"
+    if isinstance(expr, sympy.logic.boolalg.BooleanAtom):
+        # an equation decided to true/false (i = 0 with i the unit, x = 3 \pm 4i): that is no
+        # answer, and false would equal every other false
+        expanded = _expand_pm(latex)
+        return _parse(expanded) if expanded is not None else (None, "evaluates to true/false")
     return expr, None
 
 
@@ -295,7 +300,7 @@ def _verdict(a: Normalized, r: Normalized) -> str:
 def _safe_equivalent(answer: Any, reference: Any) -> bool:
     try:
         return equivalent(answer, reference)
-    except (TypeError, ValueError, AttributeError, NotImplementedError, ZeroDivisionError,
+    except (TypeError, ValueError, AttributeError, NotImplementedError, ArithmeticError,
             RecursionError, sympy.SympifyError, sympy.polys.polyerrors.PolynomialError):
         # sympy raised on a malformed answer: data, not infrastructure, so it is a mismatch
         return False
@@ -307,6 +312,8 @@ def _check_reference(reference: Any) -> str:
     ref = str(reference).strip()
     if not ref or not normalize_answer(ref).latex:
         raise BadReference("math reference is empty")
+    if len(ref) > MAX_ANSWER_CHARS:
+        raise BadReference(f"math reference is {len(ref)} characters long (at most {MAX_ANSWER_CHARS})")
     depth = 0
     for c in re.sub(r"\\[{}]", "", ref):
         depth += {"{": 1, "}": -1}.get(c, 0)
@@ -356,6 +363,8 @@ class MathVerifier(Verifier):
 
     def score(self, completion: str, reference: Any) -> Score:
         ref = _check_reference(reference)
+        if not isinstance(completion, str):
+            return Score.fail("not_text", self.name)
         key = choice_key(ref)
         if key is not None:
             return self._score_choice(completion, key)
@@ -394,6 +403,8 @@ class ExactVerifier(Verifier):
     def score(self, completion: str, reference: Any) -> Score:
         if reference is None or not str(reference).strip():
             raise BadReference("exact reference is empty")
+        if not isinstance(completion, str):
+            return Score.fail("not_text", self.name)
         answer = extract_answer(completion or "")
         if answer is None:
             return Score.fail("no_answer", self.name)

@@ -122,7 +122,7 @@ def _points_agree(a: Expr, b: Expr, syms: list[Symbol], sign: int = 1) -> bool |
         try:
             # evalf with subs never builds the exact value, so (x+1)^{10000} stays cheap
             av, bv = a.evalf(EVAL_DIGITS, subs=sub), b.evalf(EVAL_DIGITS, subs=sub)
-        except (TypeError, ValueError, ZeroDivisionError, AttributeError, RecursionError):
+        except (TypeError, ValueError, ArithmeticError, AttributeError, RecursionError):
             continue
         if not (av.is_number and bv.is_number) or _undefined(av) or _undefined(bv) \
                 or _infinite(av) or _infinite(bv):

@@ -470,3 +470,21 @@ def test_the_attack_probe_never_raises_on_exotic_references():
     for completion, reference, _ in attack_probe.cases(refs):
         assert isinstance(math(completion, reference), Score), completion
     assert math(boxed("(3+4i, 7)"), "3+4i").passed is False
+
+
+@pytest.mark.parametrize(("completion", "reference"), [
+    ("\\boxed{i = 0}", "x = 3 \\pm 4i"),        # both sides decided to sympy's false
+    ("\\boxed{i = 0}", "z = -1 \\pm i\\sqrt{3}"),
+    ("\\boxed{x = 7 \\pm i}", "x = 3 \\pm 4i"),
+])
+def test_an_equation_decided_to_false_is_no_answer(completion, reference):
+    assert not math(completion, reference).passed
+
+
+def test_what_sympy_cannot_evaluate_and_what_is_not_text_are_scores():
+    assert math(boxed("\\lfloor 10^{300}\\pi \\rfloor"), "5").passed is False   # PrecisionExhausted
+    assert math(boxed("\\lfloor x\\rfloor + \\lfloor 10^{200}\\pi\\rfloor"), "x").passed is False
+    assert math(12345, "5").reason == "not_text"
+    assert ExactVerifier()(["5"], "5").reason == "not_text"
+    with pytest.raises(BadReference, match="characters long"):
+        math("5", "1" * 5000)
