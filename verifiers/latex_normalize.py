@@ -101,10 +101,9 @@ def _list_separator(m: re.Match) -> str:
 
 
 def _from_base(m: re.Match) -> str:
-    digits, base = m.group(1), int(m.group(2))
-    if 2 <= base <= 10 and all(int(d) < base for d in digits):
-        return str(int(digits, base))
-    return r"\text{" + m.group(0).replace(" ", "") + "}"  # no value: never silently the digits
+    """A numeral with its base, as one canonical token: a question that asks for base 2 wants
+    the base-2 digits, so 11 is not 1011_2 although they are the same number."""
+    return rf"\text{{{m.group(1)}_{int(m.group(2))}}}"
 
 
 def _strip_unit_words(s: str) -> str:
@@ -117,11 +116,16 @@ def _strip_unit_words(s: str) -> str:
     if m is not None and _unit_words(re.findall(r"[a-z]+", m.group(1).lower())):
         return s[: m.start()].strip()
     return s
-_IMPLICIT_PRODUCT_RE = re.compile(r"(?<=[\d)}])\s*(?=\(\s*-?[\d.]+\s*\)|\\[dt]?binom(?![a-zA-Z]))")
+# an integer (not a subscript, exponent or decimal digit) or ")" before "(number)"; an integer,
+# ")" or "}" before \binom. Not \log_2(8), \sin^{-1}(1) or the repeating decimal 0.1(6).
+_PAREN_REPEAT_RE = re.compile(r"(?<![\d.\w])(-?\d*)\.(\d*)\((\d+)\)")
+_IMPLICIT_PRODUCT_RE = re.compile(
+    r"((?<![\w^_{.\\])\d+|\))\s*(?=\(\s*-?[\d.]+\s*\))"
+    r"|((?<![\w^_{.\\])\d+|[)}])\s*(?=\\[dt]?binom(?![a-zA-Z]))")
 # `5 m`, `3 g`, `2 h`: a number and a one-letter unit; not 3 i, 2 e or 5 x
 _NUMBER_LETTER_RE = re.compile(r"^(-?\d+(?:\.\d+)?)\s+[mgshlLKAVWJN]$")
-# 1011_2, 11_{2}: a numeral in base 2-10, read as its value (its digits must fit the base)
-_BASE_RE = re.compile(r"(?<![\w\\])(\d+)\s*_\s*\{?\s*(\d{1,2})\s*\}?(?![\d\w])")
+# 1011_2, 11_{2}, 1011_{(2)}: a numeral written with its base
+_BASE_RE = re.compile(r"(?<![\w\\])(\d+)\s*_\s*\{?\s*\(?(\d{1,2})\)?\s*\}?(?![\d\w])")
 _WRAPPER_RE = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
 _AND_OR_RE = re.compile(r"\s*,?\s*(?:\\text\{\s*(?:and|or)\s*\}|\\(?:quad|qquad)\s*(?:and|or)\b|(?<![a-zA-Z\\])(?:and|or)(?![a-zA-Z]))\s*")
 
@@ -209,6 +213,7 @@ def normalize_answer(s: str) -> Normalized:
     if _PLAIN_THOUSANDS_RE.match(s):
         s = s.replace(",", "")
     s = _SCI_RE.sub(lambda m: rf"{m.group(1)}\times10^{{{m.group(2)}}}", s)
+    s = _PAREN_REPEAT_RE.sub(r"\1.\2\\overline{\3}", s)  # 0.1(6): the 6 repeats
     s = _REPEAT_RE.sub(_repeating, s)
     s = _fix_call_parens(s, "\\sqrt")
     s = re.sub(r"(?<!\\)\bsqrt", r"\\sqrt", s)
@@ -216,7 +221,7 @@ def normalize_answer(s: str) -> Normalized:
     s = _AND_OR_RE.sub(_list_separator, s) if re.search(r"[\d}]", s) else s
     s = re.sub(r"^\s*=\s*", "", s)  # "= 5"
     # latex2sympy reads 2(3) as 5 and 2\binom{4}{2} as 8: make those products explicit
-    s = _IMPLICIT_PRODUCT_RE.sub(r" \\cdot ", s)
+    s = _IMPLICIT_PRODUCT_RE.sub(lambda m: (m.group(1) or m.group(2)) + r" \cdot ", s)
     s = re.sub(r"\s+", " ", s).strip().rstrip(",;").strip()
     return Normalized(s, percent)
 
@@ -253,6 +258,9 @@ _HEDGING_WORDS = {
     "don't", "dont", "wrong", "incorrect", "actually", "wait", "however", "but", "or", "unless",
     "although", "though", "nor", "neither", "unlikely", "maybe", "perhaps", "possibly", "except",
 }
+# ...of which these agree with a leading "no" ("No, because it is not prime.")
+_NEGATIONS = {"not", "cannot", "can't", "cant", "impossible", "never", "isn't", "isnt", "doesn't",
+              "doesnt", "don't", "dont", "wrong", "incorrect", "neither", "nor", "unlikely"}
 # names latex2sympy reads as functions or constants, so a word made of them is not prose
 _MATH_WORDS = {
     "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "sqrt", "frac", "pi", "infty",
@@ -270,7 +278,7 @@ _MATH_WORDS = {
 
 
 def _words(s: str) -> str:
-    s = strip_math_delimiters(s.strip())
+    s = strip_math_delimiters(s.strip().replace("\u2019", "'").replace("\u2018", "'"))
     for _ in range(3):
         s = _WRAPPER_RE.sub(r"\1", s)
     s = s.replace("\\", " ").replace("$", " ")
@@ -300,8 +308,9 @@ def text_answer(s: str, leading_yes_no: bool = True) -> tuple[str, bool] | None:
     if w in _YES_NO:
         return _YES_NO[w], False
     first, *rest = w.split()
+    vetoes = _HEDGING_WORDS - _NEGATIONS if _YES_NO.get(first) == "no" else _HEDGING_WORDS
     if leading_yes_no and first in _YES_NO and not any(
-            x in _HEDGING_WORDS or x in _YES_NO and _YES_NO[x] != _YES_NO[first] for x in rest):
+            x in vetoes or x in _YES_NO and _YES_NO[x] != _YES_NO[first] for x in rest):
         return _YES_NO[first], False  # "Yes, it is possible." (not "Yes, it is impossible")
     if w in _NUMBER_WORDS:
         return _NUMBER_WORDS[w], True

@@ -72,6 +72,9 @@ _LETTER_LIST_RE = re.compile(rf"^\s*{_LETTER}(?:\s*(?:,|;|\band\b|\bor\b|\s)\s*{
 _LETTER_VALUE_RE = re.compile(r"^\s*\(([A-E])\)|^\s*([A-E])\s*[.:)]")
 # a letter standing as an option: not inside a word or a name (f(B), AB), nor a decimal-like A.B
 _OPTION_RE = re.compile(r"(?<![\w\\.])(?<!\w\()\(?([A-E])\)?(?![\w(]|\.\w)")
+_REJECTED_AFTER_RE = re.compile(
+    r"\W*(?:is|are|was|would\s+be|seems)?\s*(?:not|never|incorrect|wrong|false|invalid|excluded|"
+    r"ruled\s+out|unlikely|maybe|perhaps|possibly)\b|\W*\?", re.IGNORECASE)
 _REJECTION_RE = re.compile(
     r"\b(?:not|no|never|incorrect|wrong|false|except|neither|nor|or|maybe|perhaps|possibly|"
     r"unless|but|isn't|isnt|rather)\b", re.IGNORECASE)
@@ -93,8 +96,13 @@ def choice_answer(answer: str) -> frozenset[str] | None:
     text = _unwrap_text(answer)
     if _LETTER_LIST_RE.match(text):
         return frozenset(re.findall(r"[A-E]", text))
-    named = set(_OPTION_RE.findall(text))
-    if len(named) != 1 or _REJECTION_RE.search(text):
+    found = list(_OPTION_RE.finditer(text))
+    if len({m.group(1) for m in found}) != 1:
+        return None
+    named = {found[0].group(1)}
+    # "Not (B)", "Option D is wrong", "(A) or possibly (B)": a rejection before the letter or
+    # right after it; the option's own text ("(B) It is not possible", "(C) neither") is fine
+    if _REJECTION_RE.search(text, 0, found[0].start()) or _REJECTED_AFTER_RE.match(text, found[-1].end()):
         return None
     m = _LETTER_VALUE_RE.match(text)
     if m:
@@ -220,8 +228,9 @@ def _parse(latex: str) -> tuple[Any, str | None]:
         return None, "nested too deeply"
     if _big_binomial(latex):
         return None, "binomial too large to evaluate"  # latex2sympy evaluates \binom while parsing
-    if _PRIME_RE.search(latex):
-        return None, "derivative prime"  # the parser drops it: (x^2)' would read as x^2
+    if _PRIME_RE.search(latex.rpartition("=")[2]):
+        return None, "derivative prime"  # the parser drops it: (x^2)' would read as x^2 (a
+        # primed name left of "=", f'(x) = 2x, only names the value)
     complex_ = should_treat_as_complex(latex) or bool(_IMAGINARY_RE.search(latex))
     try:
         expr = latex2sympy(_exact_decimals(latex), is_real=not complex_,

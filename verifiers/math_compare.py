@@ -175,11 +175,15 @@ def _expressions_equal(a: Expr, b: Expr) -> bool:
 # --- structure ---------------------------------------------------------------------------------
 
 def _is_assignment_lhs(e: Basic) -> bool:
-    """x, f(x), |z|, or a name made of letters (\\angle ABC, xy): what a stated value is named by."""
+    """x, f(x), |z|, f^{-1}(2), (x, y), or a name made of letters (\\angle ABC, xy): what a stated value is named by."""
     if isinstance(e, Symbol):
         return True
     if isinstance(e, Abs):
         return _is_assignment_lhs(e.args[0])
+    if isinstance(e, sympy.Pow) and e.args[1] == -1 and isinstance(e.args[0], AppliedUndef):
+        return True  # f^{-1}(2): the parser reads the inverse as a reciprocal
+    if isinstance(e, Tuple):
+        return bool(e.args) and all(isinstance(x, Symbol) for x in e.args)  # (x, y) = (6, 5)
     if isinstance(e, AppliedUndef):
         return all(isinstance(x, Symbol) for x in e.args)
     return isinstance(e, sympy.Mul) and all(isinstance(x, Symbol) for x in e.args)

@@ -405,7 +405,8 @@ def test_costly_sums_products_and_nested_binomials_are_refused(answer):
     ("x = 2+3 = 5", "5", True), ("2+3 = 5", "5", True),
     ("f \\circ g", "g \\circ f", False), ("30^\\circ", "30", True),          # composition is not degrees
     ("3 i", "3", False), ("2 e", "2", False), ("5 x", "5", False), ("5 m", "5", True),
-    ("1011_3", "1011_2", False), ("11", "1011_2", True), ("11_{2}", "11", False),  # bases
+    ("1011_3", "1011_2", False), ("11", "1011_2", False), ("11_{2}", "11", False),  # bases: the digits asked for
+    ("1011_{(2)}", "1011_2", True),
     ("(x^2)'", "x^2", False), ("y'", "y", False),                               # derivatives
 ])
 def test_chains_composition_letters_bases_and_primes(answer, reference, equal):
@@ -488,3 +489,26 @@ def test_what_sympy_cannot_evaluate_and_what_is_not_text_are_scores():
     assert ExactVerifier()(["5"], "5").reason == "not_text"
     with pytest.raises(BadReference, match="characters long"):
         math("5", "1" * 5000)
+
+
+@pytest.mark.parametrize(("answer", "reference", "equal"), [
+    ("\\log_2(8)", "3", True), ("\\log_{10}(1000)", "3", True), ("\\sin^{-1}(1)", "\\frac{\\pi}{2}", True),
+    ("12(3)", "36", True), ("0.1(6)", "\\frac16", True), ("0.1(6)", "0.6", False),  # 0.1(6): 6 repeats
+    ("f^{-1}(2) = 5", "5", True), ("(x, y) = (6, 5)", "(6, 5)", True), ("(x, y) = (6, 5)", "(5, 6)", False),
+    ("f'(x) = 2x", "2x", True), ("y' = 2x", "2x", True),        # a primed name only names the value
+    ("No, because it is not prime.", "no", True), ("No, it cannot be done.", "no", True),
+    ("Yes, it can\u2019t be done.", "yes", False),                # curly apostrophe
+])
+def test_ordinary_answers_that_the_new_rules_must_not_reject(answer, reference, equal):
+    assert math_equal(answer, reference) is equal
+
+
+@pytest.mark.parametrize(("completion", "reference", "passed"), [
+    ("(B)\\ \\text{It is not possible}", "B", True),   # the option's own text may say "not"
+    ("(C) neither", "C", True),
+    ("(A) no solution", "A", True),
+    ("The answer is (B) since it is largest", "B", True),
+    ("(B)?", "B", False),
+])
+def test_rejection_words_count_before_the_letter_or_right_after_it(completion, reference, passed):
+    assert math(completion, reference).passed is passed
