@@ -116,12 +116,15 @@ def _strip_unit_words(s: str) -> str:
     if m is not None and _unit_words(re.findall(r"[a-z]+", m.group(1).lower())):
         return s[: m.start()].strip()
     return s
-# an integer (not a subscript, exponent or decimal digit) or ")" before "(number)"; an integer,
-# ")" or "}" before \binom. Not \log_2(8), \sin^{-1}(1) or the repeating decimal 0.1(6).
-_PAREN_REPEAT_RE = re.compile(r"(?<![\d.\w])(-?\d*)\.(\d*)\((\d+)\)")
+
+
+_PAREN_REPEAT_RE = re.compile(r"(?<![\d.\w])(-?\d*)\.(\d*)\((\d+)\)")  # 0.1(6)
+# Products the parser reads as sums: an integer (not a subscript, exponent or decimal digit)
+# or ")" before "(number)"; an integer, ")" or a whole \binom{a}{b} before \binom. Not
+# \log_2(8), \sin^{-1}(1), 0.1(6) or the "}" of \sum_{k=0}^{10}.
 _IMPLICIT_PRODUCT_RE = re.compile(
     r"((?<![\w^_{.\\])\d+|\))\s*(?=\(\s*-?[\d.]+\s*\))"
-    r"|((?<![\w^_{.\\])\d+|[)}])\s*(?=\\[dt]?binom(?![a-zA-Z]))")
+    r"|((?<![\w^_{.\\])\d+|\)|\\[dt]?binom\s*\{[^{}]*\}\s*\{[^{}]*\})\s*(?=\\[dt]?binom(?![a-zA-Z]))")
 # `5 m`, `3 g`, `2 h`: a number and a one-letter unit; not 3 i, 2 e or 5 x
 _NUMBER_LETTER_RE = re.compile(r"^(-?\d+(?:\.\d+)?)\s+[mgshlLKAVWJN]$")
 # 1011_2, 11_{2}, 1011_{(2)}: a numeral written with its base

@@ -74,12 +74,26 @@ def _range(e: Basic, env: dict | None) -> tuple[float, dict]:
 
 def _work(e: Basic, env: dict | None = None) -> float:
     """Digits handled while evaluating the sums and products in `e`: terms times the size of
-    a term, nested sums multiplied out (\\sum_{n=1}^{1000} n^{-n} builds 1000 numbers of up
+    a term (times the terms again when the summand is not a polynomial), nested sums multiplied out (\\sum_{n=1}^{1000} n^{-n} builds 1000 numbers of up
     to 3000 digits)."""
     if isinstance(e, sympy.Sum | sympy.Product):
         terms, inner = _range(e, env)
-        return terms * max(1.0, _log10_bound(e.function, inner), _work(e.function, inner))
+        per_term = max(1.0, _log10_bound(e.function, inner), _work(e.function, inner))
+        indices = [limit[0] for limit in e.limits]
+        if not _polynomial_in(e.function, indices):
+            # exact rationals accumulate: the running sum or product of n fractions carries
+            # about n times a term's digits, so the work grows with n^2
+            per_term *= terms
+        return terms * per_term
     return sum((_work(a, env) for a in e.args if isinstance(a, Basic)), 0.0)
+
+
+def _polynomial_in(e: Basic, indices: list) -> bool:
+    """Whether `e` is a polynomial in the summation indices (sympy sums those in closed form)."""
+    try:
+        return bool(e.is_polynomial(*indices))
+    except (TypeError, ValueError, AttributeError, NotImplementedError):
+        return False
 
 
 MAX_SUM_TERMS = 1000

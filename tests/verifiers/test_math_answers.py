@@ -512,3 +512,20 @@ def test_ordinary_answers_that_the_new_rules_must_not_reject(answer, reference, 
 ])
 def test_rejection_words_count_before_the_letter_or_right_after_it(completion, reference, passed):
     assert math(completion, reference).passed is passed
+
+
+@pytest.mark.parametrize("answer", [
+    "\\prod_{n=1}^{1000}(2+\\frac{1}{n^3})",       # a running product of 1000 fractions
+    "\\prod_{n=1}^{1000}\\frac{n^2+1}{n^2+2}",
+    "\\sum_{n=1}^{1000}\\frac{1}{n^3+1}",
+])
+def test_long_sums_and_products_of_fractions_are_refused(answer):
+    assert math(boxed(answer), "5").reason == "parse_error"
+
+
+@pytest.mark.parametrize(("answer", "reference"), [
+    ("\\sum_{k=0}^{10}\\binom{10}{k}", "1024"), ("\\prod_{k=2}^{50}(1-\\frac{1}{k^2})", "\\frac{51}{100}"),
+    ("\\sum_{k=1}^{20} \\frac{1}{2^k}", "1 - \\frac{1}{2^{20}}"), ("x^{2}\\binom{4}{2}", "6x^2"),
+])
+def test_modest_sums_and_products_still_evaluate(answer, reference):
+    assert math_equal(answer, reference)
