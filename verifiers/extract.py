@@ -212,11 +212,13 @@ _HEDGE_FILLER_RE = re.compile(
     r"|this|that|could|might|may|would|be|is|was|if)\b", re.IGNORECASE)
 _NUMBER_WORD = (r"zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen"
                 r"|fifteen|sixteen|seventeen|eighteen|nineteen|twenty")
+# a candidate ends its phrase: "(or possibly $\frac13$ if order matters)" offers 1/3, but
+# "(but $n$ must be odd)" talks about n
+_PHRASE_END = r"(?=[ \t]*(?:[).,;!?]|$|(?:if|depending|when|since|instead)\b))"
 _HEDGE_CANDIDATE_RE = re.compile(
-    r"[\s:]*(?:\$\$(?P<d>[^$]+)\$\$|\$(?P<s>[^$]+)\$|\\\((?P<p>.+?)\\\)"
+    r"[\s:]*(?:(?:\$\$(?P<d>[^$]+)\$\$|\$(?P<s>[^$]+)\$|\\\((?P<p>.+?)\\\)"
     r"|\\boxed\s*\{(?P<b>[^{}]*(?:\{[^{}]*\}[^{}]*)*)\}"
-    r"|(?P<n>-?\d+(?:[.,/]\d+)*)(?=[ \t]*(?:[).,;!?]|$|(?:if|depending|when|since)\b))"
-    r"|(?P<w>" + _NUMBER_WORD + r")(?=[ \t]*(?:[).,;!?]|$))"
+    r"|(?P<n>-?\d+(?:[.,/]\d+)*)|(?P<w>" + _NUMBER_WORD + r"))" + _PHRASE_END +
     r"|(?-i:\(?(?P<l>[A-E])\)?)(?![\w]))",
     re.IGNORECASE | re.DOTALL)
 # before the final box: "either 3 or \boxed{2}", "3 or $\boxed{2}$"

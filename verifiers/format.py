@@ -60,7 +60,7 @@ def check_format(text: str, *, strict: bool = True, think_prefilled: bool = Fals
         return "text_after_answer"
     if not _blank_free(text[ans_open_end:ans_close]):
         return "empty_answer"
-    if not _blank_free(text[think_open_end:think_close]):
+    if not re.search(r"[^\W_]", _blank_free(text[think_open_end:think_close])):  # a letter or digit
         return "empty_think"
     if strict:
         if _blank_free(text[: tags[0][1]]):
@@ -70,12 +70,13 @@ def check_format(text: str, *, strict: bool = True, think_prefilled: bool = Fals
     return "ok"
 
 
-_INVISIBLE_RE = re.compile("[\\s\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u180e\u034f]+")
+_INVISIBLE_RE = re.compile("[\\s\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u180e\u034f\u2800\u3164\u115f\u1160\uffa0]+")
 
 
 def _blank_free(s: str) -> str:
     """`s` without whitespace or invisible characters (zero-width spaces and joiners, BOM,
-    soft hyphen): an empty-looking block must not pass as content."""
+    soft hyphen, the blank Braille pattern, Hangul fillers): an empty-looking block must not
+    pass as content."""
     return _INVISIBLE_RE.sub("", s)
 
 

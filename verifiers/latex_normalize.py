@@ -77,6 +77,8 @@ _NOT_UNITS = set("""
     perhaps probably approximately approx about around roughly nearly almost exactly least most
     more less fewer greater smaller larger bigger higher lower isnt isn aren wasn impossible
     undefined none yes no only if when else otherwise instead rather minimum maximum
+    negative reciprocal inverse lakh lakhs crore crores quadrillion quintillion tens repeating
+    recurring unsure guess nope invalid mistake ish double triple twice thrice
 """.split())
 
 

@@ -355,7 +355,17 @@ def _same_alternative(completion: str, answer: str) -> bool:
     if alt is None:
         return True
     try:
-        return math_equal(alt, answer)
+        if math_equal(alt, answer):
+            return True
+        # the same value in another unit: "\frac12 (or 50\%)", "\frac{\pi}{3} (or 60^\circ)"
+        a = normalize_answer(alt)
+        if a.percent:
+            scaled = rf"\frac{{{a.latex}}}{{100}}"
+        elif re.search(r"\\circ|°|\\degree", alt):
+            scaled = rf"\frac{{({a.latex}) \pi}}{{180}}"
+        else:
+            return False
+        return math_equal(scaled, answer)
     except BadReference:  # the answer, standing in for a reference, is not a valid one
         return False
 

@@ -77,3 +77,8 @@ def test_bad_mode_is_refused():
 def test_invisible_characters_do_not_count_as_content(completion, reason):
     s = FormatVerifier()(completion, None)
     assert (s.passed, s.reason) == (False, reason)
+
+
+@pytest.mark.parametrize("think", ["\u2800", "\u3164\u115f", "..."])
+def test_reasoning_needs_a_letter_or_digit(think):
+    assert FormatVerifier()(f"<think>{think}</think><answer>5</answer>", None).reason == "empty_think"

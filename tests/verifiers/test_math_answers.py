@@ -529,3 +529,15 @@ def test_long_sums_and_products_of_fractions_are_refused(answer):
 ])
 def test_modest_sums_and_products_still_evaluate(answer, reference):
     assert math_equal(answer, reference)
+
+
+@pytest.mark.parametrize(("completion", "reference", "reason"), [
+    ("\\boxed{\\frac12} (or $50\\%$)", "\\frac12", "ok"),            # the same value in percent
+    ("\\boxed{\\frac{\\pi}{3}} (or $60^\\circ$)", "\\frac{\\pi}{3}", "ok"),
+    ("\\boxed{7} (but $n$ must be odd)", "7", "ok"),                  # a remark, not an alternative
+    ("\\boxed{\\frac12} (or $40\\%$)", "\\frac12", "hedged"),
+    ("\\boxed{5 \\text{ negative}}", "5", "mismatch"),                # words that change the value
+    ("\\boxed{15 \\text{ tens}}", "15", "mismatch"),
+])
+def test_alternatives_in_other_units_and_remarks_after_the_box(completion, reference, reason):
+    assert math(completion, reference).reason == reason
