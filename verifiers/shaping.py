@@ -7,10 +7,14 @@ These shape `value` only; they never decide correctness, so their `passed` is al
                ramp down to -1 at max_len, and -1 beyond.
   repetition   minus the fraction of repeated word n-grams (open-r1's repetition penalty),
                scaled by `weight`: a completion that loops on itself scores near -weight.
-  language     the fraction of the reasoning (the think block, else the whole text) written in
-               the target language's script; R1 added it to stop language mixing.
+  language     the fraction of the prose (the think block, and any reasoning moved into the
+               answer or between the blocks; math spans and boxes left out) written in the
+               target language's script; R1 added it to stop language mixing.
 
-Lengths are counted in whitespace-separated words by default (`unit=chars` for characters):
+Lengths are counted in words by default (`unit=chars` for characters): runs of letters or
+digits, each punctuation mark, each character of an unspaced script (CJK, kana, Thai), with
+zero-width characters read as spaces and very long runs split, so that text without spaces
+cannot look short or unrepeated.
 the reward service sees text, not token ids. A trainer that knows token counts should set
 max_len in the same unit it measures.
 """
@@ -24,11 +28,28 @@ from typing import Any
 from verifiers.score import Score
 from verifiers.verifier import Verifier
 
-_THINK = re.compile(r"<think>(.*?)(?:</think>|$)", re.DOTALL | re.IGNORECASE)
+_TAGS = re.compile(r"</?\s*(?:think|answer)\s*>", re.IGNORECASE)
+_MATH = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\]|\\boxed\s*\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}", re.DOTALL)
+
+
+# Invisible characters separate words as spaces do (text joined by zero-width spaces is still
+# many words); a character of an unspaced script is a word; a run of letters or digits longer
+# than _LONG_RUN counts as one word per _LONG_RUN characters ("x" * 5000 is not one word).
+_INVISIBLE = re.compile("[\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u180e\u034f\u2800\u3164]")
+_TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\u0e00-\u0e7f]|[^\W_]+|[^\w\s]")
+_LONG_RUN = 12
+
+
+def text_words(text: str) -> list[str]:
+    """The words of `text` for length and repetition, robust to text without spaces."""
+    out = []
+    for tok in _TOKEN.findall(_INVISIBLE.sub(" ", unicodedata.normalize("NFKC", text)).lower()):
+        out += [tok[i:i + _LONG_RUN] for i in range(0, len(tok), _LONG_RUN)]
+    return out
 
 
 def _length(text: str, unit: str) -> int:
-    return len(text) if unit == "chars" else len(text.split())
+    return len(text) if unit == "chars" else len(text_words(text))
 
 
 def overlong_penalty(length: int, max_len: int, cache_len: int) -> float:
@@ -60,8 +81,9 @@ class OverlongPenalty(Verifier):
 
 
 def repeated_ngram_fraction(text: str, n: int = 3) -> float:
-    """1 - unique/total word n-grams; 0 for text shorter than n words."""
-    words = text.lower().split()
+    """1 - unique/total word n-grams (words as `text_words` splits them); 0 for text shorter
+    than n words."""
+    words = text_words(text)
     grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
     return 1.0 - len(set(grams)) / len(grams) if grams else 0.0
 
@@ -138,9 +160,10 @@ class LanguageConsistency(Verifier):
         self.language, self.weight = language, float(weight)
 
     def score(self, completion: str, reference: Any = None) -> Score:
-        m = _THINK.search(completion)
-        text = m.group(1) if m else completion
-        # Drop LaTeX commands and single-letter variables so math does not count as English.
+        # All the prose: reasoning moved into the answer block or between the blocks counts
+        # too. Tags, math spans and boxes are dropped, then LaTeX commands and single-letter
+        # variables, so that math does not count as English.
+        text = _TAGS.sub(" ", _MATH.sub(" ", completion))
         text = re.sub(r"\\[A-Za-z]+|\b[A-Za-z]\b", " ", text)
         v = self.weight * language_fraction(text, self.language)
         return Score(v, True, "ok", {self.name: v})

@@ -53,3 +53,21 @@ def test_language_reward_reads_the_think_block_and_ignores_math():
 def test_language_must_be_known():
     with pytest.raises(ValueError, match="language must be one of"):
         LanguageConsistency("xx")
+
+
+def test_text_without_spaces_is_not_short_or_unrepeated():
+    from verifiers.shaping import OverlongPenalty, RepetitionPenalty
+
+    looped = "Wait\u200blet\u200bme\u200brecheck\u200b" * 500  # zero-width spaces instead of spaces
+    assert OverlongPenalty(max_len=200, cache_len=50)(looped).value == -1.0
+    assert RepetitionPenalty()(looped).value < -0.9
+    assert RepetitionPenalty()("x" * 5000).value < -0.9        # one very long "word"
+    assert RepetitionPenalty()("计算" * 1000).value < -0.9       # an unspaced script
+    assert RepetitionPenalty()("The quick brown fox jumps over the lazy dog.").value == 0.0
+
+
+def test_language_reward_reads_reasoning_moved_into_the_answer():
+    v = LanguageConsistency("en")
+    moved = v("<think>Let us compute.</think><answer>所以答案是四，因为二加二 $\\boxed{4}$</answer>")
+    assert moved.value < 0.5
+    assert v("<think>We compute the sum</think><answer>The answer is $\\frac{1}{2}$</answer>").value == 1.0
