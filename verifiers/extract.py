@@ -204,8 +204,8 @@ def _unboxed(text: str, box: _Box) -> str:
 # Matched step by step, each step an unambiguous anchored pattern, so the cost is linear in
 # the window.
 _HEDGE_LEAD_RE = re.compile(
-    r"[\s$}).,;:\-\u2013\u2014]*[(\[]?\s*"
-    r"(?:or|alternatively|otherwise|possibly|perhaps|maybe|but|though|although|unless|except)\b",
+    r"[\s$}).,;:\-\u2013\u2014]*[(\[]?\s*(?:\\text\s*\{\s*)?"
+    r"(?:or|alternatively|otherwise|possibly|perhaps|maybe|but|though|although|unless|except)\b\s*\}?",
     re.IGNORECASE)
 _HEDGE_FILLER_RE = re.compile(
     r"[\s,:]*(?:possibly|perhaps|maybe|equivalently|alternatively|rather|else|also|even|it|the|answer|value"
@@ -218,20 +218,26 @@ _PHRASE_END = r"(?=[ \t]*(?:[).,;!?]|$|(?:if|depending|when|since|instead)\b))"
 _HEDGE_CANDIDATE_RE = re.compile(
     r"[\s:]*(?:(?:\$\$(?P<d>[^$]+)\$\$|\$(?P<s>[^$]+)\$|\\\((?P<p>.+?)\\\)"
     r"|\\boxed\s*\{(?P<b>[^{}]*(?:\{[^{}]*\}[^{}]*)*)\}"
-    r"|(?P<n>-?\d+(?:[.,/]\d+)*)|(?P<w>" + _NUMBER_WORD + r"))" + _PHRASE_END +
+    r"|(?P<n>-?\d+(?:[.,/]\d+)*)|(?P<w>" + _NUMBER_WORD + r")"
+    r"|(?P<x>-?\\[a-zA-Z]+(?:\s*\{[^{}]*\})*))" + _PHRASE_END +
     r"|(?-i:\(?(?P<l>[A-E])\)?)(?![\w]))",
     re.IGNORECASE | re.DOTALL)
 # before the final box: "either 3 or \boxed{2}", "3 or $\boxed{2}$"
 _HEDGE_BEFORE_RE = re.compile(
     r"(?:\$(?P<s>[^$]{1,80})\$|\\\((?P<p>.{1,80}?)\\\)|(?<![\w.])(?P<n>-?\d+(?:[.,/]\d+)*))"
-    r"[\s,]*(?:or|\\text\{\s*or\s*\})[\s$]*(?:\\\(|\\\[)?\s*$", re.IGNORECASE | re.DOTALL)
+    r"[\s,]*(?:or|\\text\{\s*or\s*\})(?:\s+(?:perhaps|maybe|possibly|rather|else))?"
+    r"[\s$,]*(?:\\\(|\\\[)?\s*$", re.IGNORECASE | re.DOTALL)
 _HEDGE_WINDOW = 300
 
 
-def hedged_alternative(text: str) -> str | None:
+_WORD_BEFORE_RE = re.compile(r"(?<![\w\\])(?P<t>[A-Za-z][\w-]*)[\s,]*\bor\b[\s$,]*$", re.IGNORECASE)
+
+
+def hedged_alternative(text: str, words: bool = False) -> str | None:
     """The candidate offered as an alternative right after the final box, or None.
 
-    "\\boxed{\\frac12} (or possibly $\\frac13$ if order matters)" -> "\\frac13". Looked for in
+    "\\boxed{\\frac12} (or possibly $\\frac13$ if order matters)" -> "\\frac13"; with `words`, also
+    a word offered before the box ("London or \\boxed{Paris}", for text answers). Looked for in
     the answer block when there is one, else in the text outside <think>; only within
     _HEDGE_WINDOW characters of the box, and braces are matched from the last box on, so it
     is linear in the text and cheap next to `extract_answer`."""
@@ -250,6 +256,9 @@ def hedged_alternative(text: str) -> str | None:
     before = _HEDGE_BEFORE_RE.search(text, max(0, starts[-1] - 120), starts[-1])
     if before is not None:
         return next(g for g in before.group("s", "p", "n") if g is not None).strip() or None
+    before = _WORD_BEFORE_RE.search(text, max(0, starts[-1] - 60), starts[-1]) if words else None
+    if before is not None:
+        return before.group("t")  # a text answer: "London or \boxed{Paris}"
     tail = text[end:end + _HEDGE_WINDOW]
     m = _HEDGE_LEAD_RE.match(tail)
     if m is None:
@@ -263,7 +272,7 @@ def hedged_alternative(text: str) -> str | None:
     m = _HEDGE_CANDIDATE_RE.match(tail, pos)
     if m is None:
         return None
-    return next(g for g in m.group("d", "s", "p", "b", "n", "w", "l") if g is not None).strip() or None
+    return next(g for g in m.group("d", "s", "p", "b", "n", "w", "x", "l") if g is not None).strip() or None
 
 
 _ANSWER_IS_RE = re.compile(
@@ -318,6 +327,9 @@ def answer_is(text: str) -> str | None:
             return boxed
         span = _first_math_span(window)
         if span is not None:
+            spans = {next(g for g in groups if g).strip() for groups in _MATH_SPAN_RE.findall(window)}
+            if len(spans) > 1 and _HEDGE_WORDS_RE.search(window):
+                return None  # "the answer is $7$ or $5$"
             return span
         sentence = re.split(r"\.\s+(?=[A-Z])", line.strip())[0]
         got = _clean_tail(sentence)

@@ -417,7 +417,9 @@ class ExactVerifier(Verifier):
 
     name = "exact"
 
-    cache_key = MathVerifier.cache_key
+    def cache_key(self, completion: str) -> Hashable:
+        """The extracted answer and any hedged alternative, words included."""
+        return ("answer", extract_answer(completion or ""), hedged_alternative(completion or "", words=True))
 
     def score(self, completion: str, reference: Any) -> Score:
         if reference is None or not str(reference).strip():
@@ -427,6 +429,9 @@ class ExactVerifier(Verifier):
         answer = extract_answer(completion or "")
         if answer is None:
             return Score.fail("no_answer", self.name)
+        alt = hedged_alternative(completion, words=True)
+        if alt is not None and canonical_text(alt) != canonical_text(answer):
+            return Score.fail("hedged", self.name)
         if canonical_text(answer) == canonical_text(str(reference)):
             return Score(1.0, True, "ok", {self.name: 1.0})
         return Score.fail("mismatch", self.name)

@@ -541,3 +541,22 @@ def test_modest_sums_and_products_still_evaluate(answer, reference):
 ])
 def test_alternatives_in_other_units_and_remarks_after_the_box(completion, reference, reason):
     assert math(completion, reference).reason == reason
+
+
+@pytest.mark.parametrize(("completion", "reference", "passed"), [
+    ("7, or perhaps \\boxed{5}", "5", False),
+    ("\\boxed{5}\\text{ or }7", "5", False),
+    ("\\boxed{5} or \\frac{7}{2}", "5", False),
+    ("\\boxed{5} or \\frac{10}{2}", "5", True),            # the same value
+    ("The answer is $7$ or $5$.", "7", False),
+    ("The answer is $x = 7$, so $7$.", "7", True),
+])
+def test_hedges_in_prose_and_bare_latex(completion, reference, passed):
+    assert math(completion, reference).passed is passed
+
+
+def test_the_exact_verifier_fails_hedges_too():
+    exact = ExactVerifier()
+    assert exact("London or \\boxed{Paris}", "Paris").reason == "hedged"
+    assert exact("The capital is \\boxed{Paris}", "Paris").passed
+    assert exact.cache_key("London or \\boxed{Paris}") != exact.cache_key("\\boxed{Paris}")
