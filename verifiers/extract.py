@@ -227,10 +227,9 @@ _HEDGE_BEFORE_RE = re.compile(
     r"(?:\$(?P<s>[^$]{1,80})\$|\\\((?P<p>.{1,80}?)\\\)|(?<![\w.])(?P<n>-?\d+(?:[.,/]\d+)*))"
     r"[\s,]*(?:or|\\text\{\s*or\s*\})(?:\s+(?:perhaps|maybe|possibly|rather|else))?"
     r"[\s$,]*(?:\\\(|\\\[)?\s*$", re.IGNORECASE | re.DOTALL)
-_HEDGE_WINDOW = 300
-
-
+# before the box, for text answers: "London or \boxed{Paris}"
 _WORD_BEFORE_RE = re.compile(r"(?<![\w\\])(?P<t>[A-Za-z][\w-]*)[\s,]*\bor\b[\s$,]*$", re.IGNORECASE)
+_HEDGE_WINDOW = 300
 
 
 def hedged_alternative(text: str, words: bool = False) -> str | None:
@@ -285,11 +284,9 @@ _HEDGE_WORDS_RE = re.compile(r"\b(?:either|or|maybe|perhaps|possibly|not|unless|
 _MATH_SPAN_RE = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
 
 
-def _first_math_span(text: str) -> str | None:
-    m = _MATH_SPAN_RE.search(text)
-    if m is None:
-        return None
-    return next(g for g in m.groups() if g is not None).strip() or None
+def _math_spans(text: str) -> list[str]:
+    """The contents of the $...$, $$...$$, \\(...\\) and \\[...\\] spans, in order."""
+    return [next(g for g in groups if g).strip() for groups in _MATH_SPAN_RE.findall(text)]
 
 
 def _clean_tail(s: str) -> str:
@@ -325,12 +322,11 @@ def answer_is(text: str) -> str | None:
         boxed = last_boxed(window)
         if boxed is not None:
             return boxed
-        span = _first_math_span(window)
-        if span is not None:
-            spans = {next(g for g in groups if g).strip() for groups in _MATH_SPAN_RE.findall(window)}
-            if len(spans) > 1 and _HEDGE_WORDS_RE.search(window):
+        spans = _math_spans(window)
+        if spans and spans[0]:
+            if len(set(spans)) > 1 and _HEDGE_WORDS_RE.search(window):
                 return None  # "the answer is $7$ or $5$"
-            return span
+            return spans[0]
         sentence = re.split(r"\.\s+(?=[A-Z])", line.strip())[0]
         got = _clean_tail(sentence)
         if got:
@@ -407,7 +403,7 @@ def _from_block(block: str) -> str:
     said = answer_is(block)
     if said is not None:
         return said
-    spans = [next(g for g in groups if g).strip() for groups in _MATH_SPAN_RE.findall(block)]
+    spans = _math_spans(block)
     if not spans:
         return block
     # the last span, unless the prose hedges ("Either 7 or $5$") or states another bare value

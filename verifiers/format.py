@@ -70,13 +70,15 @@ def check_format(text: str, *, strict: bool = True, think_prefilled: bool = Fals
     return "ok"
 
 
-_INVISIBLE_RE = re.compile("[\\s\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u180e\u034f\u2800\u3164\u115f\u1160\uffa0]+")
+# Characters that render as nothing or as blank: zero-width spaces and joiners, BOM, soft
+# hyphen, the blank Braille pattern, Hangul fillers (shaping.py counts words with the same set).
+INVISIBLE = "\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u180e\u034f\u2800\u3164\u115f\u1160\uffa0"
+_INVISIBLE_RE = re.compile(f"[\\s{INVISIBLE}]+")
 
 
 def _blank_free(s: str) -> str:
-    """`s` without whitespace or invisible characters (zero-width spaces and joiners, BOM,
-    soft hyphen, the blank Braille pattern, Hangul fillers): an empty-looking block must not
-    pass as content."""
+    """`s` without whitespace or INVISIBLE characters: an empty-looking block must not pass as
+    content."""
     return _INVISIBLE_RE.sub("", s)
 
 

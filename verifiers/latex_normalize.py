@@ -83,10 +83,10 @@ _NOT_UNITS = set("""
 
 
 def _unit_words(words: list[str]) -> bool:
-    """Whether these trailing words read as a unit (cm, apples, square feet)."""
-    from_words = set(_NUMBER_WORDS) | set(_ORDINALS)
+    """Whether these trailing words read as a unit (cm, apples, square feet); number words are
+    added to _NOT_UNITS where they are defined, below."""
     return all((w in _TWO_LETTER_UNITS or (len(w) >= 3 and w not in _MATH_WORDS))
-               and w not in _NOT_UNITS and w not in from_words for w in words)
+               and w not in _NOT_UNITS for w in words)
 
 
 _RELATION_RE = re.compile(r"[<>]|\\(?:le|ge|leq|geq|lt|gt)(?![a-zA-Z])")
@@ -249,6 +249,7 @@ _REALS = {
     "every real number", "any real number", "the set of all real numbers", "all real x",
     "all x", "x is any real number", "x can be any real number",
 }
+_NOT_UNITS |= set(_NUMBER_WORDS) | set(_ORDINALS)  # "5 seven", "3 third": not units
 _EMPTY = {
     "no solution", "no solutions", "no real solution", "no real solutions", "none",
     "empty set", "the empty set", "there is no solution", "there are no solutions",

@@ -99,7 +99,7 @@ def choice_answer(answer: str) -> frozenset[str] | None:
     found = list(_OPTION_RE.finditer(text))
     if len({m.group(1) for m in found}) != 1:
         return None
-    named = {found[0].group(1)}
+    named = found[0].group(1)
     # "Not (B)", "Option D is wrong", "(A) or possibly (B)": a rejection before the letter or
     # right after it; the option's own text ("(B) It is not possible", "(C) neither") is fine
     if _REJECTION_RE.search(text, 0, found[0].start()) or _REJECTED_AFTER_RE.match(text, found[-1].end()):
@@ -108,7 +108,7 @@ def choice_answer(answer: str) -> frozenset[str] | None:
     if m:
         return frozenset(m.group(1) or m.group(2))
     letter = choice_letter(answer)
-    return frozenset(letter) if letter and letter in named else None
+    return frozenset(letter) if letter == named else None
 
 
 def _unwrap_text(s: str) -> str:
@@ -319,10 +319,10 @@ def _check_reference(reference: Any) -> str:
     if not isinstance(reference, str | int | float) or isinstance(reference, bool):
         raise BadReference(f"math reference must be a string or number, got {type(reference).__name__}")
     ref = str(reference).strip()
+    if len(ref) > MAX_ANSWER_CHARS:  # before any work on it
+        raise BadReference(f"math reference is {len(ref)} characters long (at most {MAX_ANSWER_CHARS})")
     if not ref or not normalize_answer(ref).latex:
         raise BadReference("math reference is empty")
-    if len(ref) > MAX_ANSWER_CHARS:
-        raise BadReference(f"math reference is {len(ref)} characters long (at most {MAX_ANSWER_CHARS})")
     depth = 0
     for c in re.sub(r"\\[{}]", "", ref):
         depth += {"{": 1, "}": -1}.get(c, 0)

@@ -14,8 +14,7 @@ These shape `value` only; they never decide correctness, so their `passed` is al
 Lengths are counted in words by default (`unit=chars` for characters): runs of letters or
 digits, each punctuation mark, each character of an unspaced script (CJK, kana, Thai), with
 zero-width characters read as spaces and very long runs split, so that text without spaces
-cannot look short or unrepeated.
-the reward service sees text, not token ids. A trainer that knows token counts should set
+cannot look short or unrepeated. The reward service sees text, not token ids. A trainer that knows token counts should set
 max_len in the same unit it measures.
 """
 
@@ -25,6 +24,7 @@ import re
 import unicodedata
 from typing import Any
 
+from verifiers.format import INVISIBLE
 from verifiers.score import Score
 from verifiers.verifier import Verifier
 
@@ -35,7 +35,7 @@ _MATH = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\]|\\boxed\s*\{[
 # Invisible characters separate words as spaces do (text joined by zero-width spaces is still
 # many words); a character of an unspaced script is a word; a run of letters or digits longer
 # than _LONG_RUN counts as one word per _LONG_RUN characters ("x" * 5000 is not one word).
-_INVISIBLE = re.compile("[\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u180e\u034f\u2800\u3164]")
+_INVISIBLE = re.compile(f"[{INVISIBLE}]")
 _TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\u0e00-\u0e7f]|[^\W_]+|[^\w\s]")
 _LONG_RUN = 12
 
