@@ -47,6 +47,7 @@ class TrainConfig(BaseModel):
     max_grad_norm: float | None = Field(1.0, gt=0, description="Clip the gradient's global norm to this; None: no clipping.")
     micro_batch_size: int = Field(8, gt=0, description="Rows per forward/backward; gradients accumulate over micro-batches.")
     gradient_checkpointing: bool = Field(False, description="Recompute activations in the backward pass to save memory.")
+    share_prompt_prefix: bool = Field(True, description="Encode a prompt once for all its rows (the G samples of a group) in generation and in every forward pass of the loss, through its KV cache: same log-probs and gradients, (G-1)/G less prompt compute. Off: every row in full. With gradient_checkpointing the loss runs rows in full (checkpointing drops the cache).")
 
     # --- runtime ------------------------------------------------------------------------
     seed: int = Field(0, description="Seeds data order, sampling and initialisation.")

@@ -18,6 +18,7 @@ import torch
 from transformers import GenerationConfig
 
 from grpo.distributed import autocast
+from grpo.policy import cache_argument, returned_cache
 
 
 @dataclass
@@ -53,8 +54,10 @@ class Rollout:
 @torch.no_grad()
 def generate(model: Any, tokenizer: Any, prompts: list[str], prompt_index: list[int], group_size: int,
              max_new_tokens: int, temperature: float = 1.0, top_p: float = 1.0, greedy: bool = False,
-             max_prompt_tokens: int | None = None, dtype: torch.dtype | None = None) -> Rollout:
-    """Sample `group_size` completions for each prompt (one batched `generate` call)."""
+             max_prompt_tokens: int | None = None, dtype: torch.dtype | None = None,
+             share_prefix: bool = True) -> Rollout:
+    """Sample `group_size` completions for each prompt (one batched `generate` call). With
+    `share_prefix`, each prompt is encoded once for its whole group (`_group_prompt_cache`)."""
     device = next(model.parameters()).device
     encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
     if max_prompt_tokens:
@@ -73,8 +76,9 @@ def generate(model: Any, tokenizer: Any, prompts: list[str], prompt_index: list[
     config = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=not greedy, **sampling,
                               eos_token_id=tokenizer.eos_token_id, pad_token_id=pad, use_cache=True)
     with autocast(dtype, device):
-        out = model.generate(input_ids=input_ids, attention_mask=attention_mask,
-                             generation_config=config)                     # (N, Tp + T)
+        cache = _group_prompt_cache(model, input_ids, attention_mask, group_size) if share_prefix else {}
+        out = model.generate(input_ids=input_ids, attention_mask=attention_mask, generation_config=config,
+                             **cache)                                      # (N, Tp + T)
     model.train(was_training)
     completions, truncated = [], []
     for row in out[:, width:].tolist():                                    # (N, T)
@@ -86,6 +90,23 @@ def generate(model: Any, tokenizer: Any, prompts: list[str], prompt_index: list[
         completions.append(row)
     texts = tokenizer.batch_decode(completions, skip_special_tokens=True)
     return Rollout(group_size, list(prompt_index), rows, completions, truncated, texts)
+
+
+def _group_prompt_cache(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                        group_size: int) -> dict[str, Any]:
+    """The KV cache of every prompt but its last token, computed once per group and repeated
+    for its G rows, as `generate`'s cache argument; `generate` then encodes only the last
+    column. Prefill costs P·Tp tokens instead of N·Tp. Empty when there is nothing to share."""
+    if group_size < 2 or input_ids.shape[1] < 2:
+        return {}
+    ids, mask = input_ids[::group_size, :-1], attention_mask[::group_size, :-1]   # (P, Tp - 1)
+    out = model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+                use_cache=True, logits_to_keep=1)
+    cache = returned_cache(out)
+    if cache is None:
+        return {}
+    cache.batch_repeat_interleave(group_size)                              # (P, ...) -> (N, ...)
+    return {cache_argument(model): cache}
 
 
 def pass_rate(rollout: Rollout) -> float:

@@ -67,7 +67,7 @@ def sft(cfg: SFTConfig) -> list[dict]:
                             tokenizer.pad_token_id, world.device)
             last = k == len(micro) - 1 or world.size == 1
             with policy.no_sync() if not last else nullcontext():
-                logp, _ = completion_logprobs(policy, batch, 1.0, dtype)         # (b, T)
+                logp, _ = completion_logprobs(policy, batch, 1.0, dtype, share_prefix=cfg.share_prompt_prefix)
                 loss = -(logp * batch.completion_mask).sum() / denom
                 loss.backward()
             loss_sum += loss.item()

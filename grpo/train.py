@@ -88,7 +88,7 @@ def train(cfg: GRPOConfig, scorer: Scorer | None = None, eval_set: dict | None =
             idx = sampler.next()                                               # (P,) row numbers
             ro = rollout.generate(model, tokenizer, [prompts[i] for i in idx], idx, G, cfg.max_new_tokens,
                                   cfg.temperature, cfg.top_p, max_prompt_tokens=cfg.max_prompt_tokens,
-                                  dtype=dtype)                                 # N = P·G rows
+                                  dtype=dtype, share_prefix=cfg.share_prompt_prefix)  # N = P·G rows
             refs = [rows[i][cfg.reference_key] for i in idx for _ in range(G)]
             specs = [rows[i].get(cfg.spec_key) for i in idx for _ in range(G)]
             ro.scores = scorer.score(ro.texts, refs, specs if any(specs) else None)
@@ -134,15 +134,16 @@ def train(cfg: GRPOConfig, scorer: Scorer | None = None, eval_set: dict | None =
                 mask = mbatch.completion_mask * torch.tensor([counted[r] for r in rows_k], device=world.device)[:, None]
                 sync = k == len(micro) - 1 or W == 1  # DDP all-reduces only on the last micro-batch
                 with policy.no_sync() if not sync else nullcontext():
-                    logp, entropy = completion_logprobs(policy, mbatch, cfg.temperature, dtype,
-                                                        entropy=(it == 0))     # (n, T)
+                    logp, entropy = completion_logprobs(policy, mbatch, cfg.temperature, dtype, entropy=(it == 0),
+                                                        share_prefix=cfg.share_prompt_prefix)  # (n, T)
                     if it == 0:
                         # Nothing has changed since sampling, so this pass's log-probs are the
                         # sampling policy's: no extra forward pass for them, even when mu > 1.
                         old_logps.append(logp.detach())
                         if ref is not None:
                             with torch.no_grad():
-                                ref_logps.append(completion_logprobs(ref, mbatch, cfg.temperature, dtype)[0])
+                                ref_logps.append(completion_logprobs(ref, mbatch, cfg.temperature, dtype,
+                                                                     share_prefix=cfg.share_prompt_prefix)[0])
                     loss, stats = policy_loss(
                         logp, old_logps[k], adv[rows_k], mask, ref_logp=ref_logps[k] if ref is not None else None,
                         beta=cfg.beta, clip_low=cfg.clip_low, clip_high=cfg.clip_high, ratio_level=cfg.ratio_level,
