@@ -71,6 +71,7 @@ class GRPOConfig(TrainConfig):
     reward: str = Field("0.1*format + math", description="Reward spec for the reward service: '0.1*format + math', 'format & math', 'code', ...")
     reward_workers: int = Field(2, ge=0, description="Worker processes of the reward service; 0 scores in this process (no deadline: for tests and debugging).")
     reward_timeout_s: float = Field(10.0, gt=0, description="Deadline per scored item; a late item is excluded, not scored 0.")
+    stream_scoring: bool = Field(True, description="Score completions as they finish, on a background thread, while the rest are still generated. It pays when scoring runs outside this process (reward_workers > 0); scores are the same either way.")
 
     # --- rollout ------------------------------------------------------------------------
     prompts_per_step: int = Field(8, gt=0, description="P: prompts per step over all processes (must divide by the world size).")

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import torch
-from transformers import GenerationConfig
+from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
 
 from grpo.distributed import autocast
 from grpo.policy import cache_argument, returned_cache
@@ -55,9 +56,13 @@ class Rollout:
 def generate(model: Any, tokenizer: Any, prompts: list[str], prompt_index: list[int], group_size: int,
              max_new_tokens: int, temperature: float = 1.0, top_p: float = 1.0, greedy: bool = False,
              max_prompt_tokens: int | None = None, dtype: torch.dtype | None = None,
-             share_prefix: bool = True) -> Rollout:
+             share_prefix: bool = True,
+             on_finished: Callable[[list[int], list[list[int]]], None] | None = None) -> Rollout:
     """Sample `group_size` completions for each prompt (one batched `generate` call). With
-    `share_prefix`, each prompt is encoded once for its whole group (`_group_prompt_cache`)."""
+    `share_prefix`, each prompt is encoded once for its whole group (`_group_prompt_cache`).
+    `on_finished(rows, completions)` is called during generation with the rows that have just
+    reached eos and their tokens (eos included), so that they can be scored meanwhile; rows cut
+    at max_new_tokens are never reported."""
     device = next(model.parameters()).device
     encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
     if max_prompt_tokens:
@@ -77,8 +82,9 @@ def generate(model: Any, tokenizer: Any, prompts: list[str], prompt_index: list[
                               eos_token_id=tokenizer.eos_token_id, pad_token_id=pad, use_cache=True)
     with autocast(dtype, device):
         cache = _group_prompt_cache(model, input_ids, attention_mask, group_size) if share_prefix else {}
+        watch = [_FinishedRows(width, tokenizer.eos_token_id, on_finished)] if on_finished else []
         out = model.generate(input_ids=input_ids, attention_mask=attention_mask, generation_config=config,
-                             **cache)                                      # (N, Tp + T)
+                             stopping_criteria=StoppingCriteriaList(watch), **cache)  # (N, Tp + T)
     model.train(was_training)
     completions, truncated = [], []
     for row in out[:, width:].tolist():                                    # (N, T)
@@ -90,6 +96,26 @@ def generate(model: Any, tokenizer: Any, prompts: list[str], prompt_index: list[
         completions.append(row)
     texts = tokenizer.batch_decode(completions, skip_special_tokens=True)
     return Rollout(group_size, list(prompt_index), rows, completions, truncated, texts)
+
+
+class _FinishedRows(StoppingCriteria):
+    """Stops nothing: after each generated token, reports the rows whose newest token is their
+    first eos."""
+
+    def __init__(self, width: int, eos_id: int, callback: Callable[[list[int], list[list[int]]], None]):
+        self.width, self.eos_id, self.callback = width, eos_id, callback
+        self.reported: torch.Tensor | None = None
+
+    def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
+        ended = input_ids[:, -1] == self.eos_id                            # (N,)
+        if self.reported is None:
+            self.reported = torch.zeros_like(ended)
+        new = ended & ~self.reported
+        if new.any():
+            self.reported |= new
+            rows = new.nonzero()[:, 0].tolist()
+            self.callback(rows, input_ids[rows, self.width:].tolist())    # each ends at its first eos
+        return torch.zeros_like(ended)
 
 
 def _group_prompt_cache(model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,

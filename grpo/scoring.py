@@ -15,7 +15,9 @@ becomes a NaN reward: excluded from its group, never counted as 0.
 from __future__ import annotations
 
 import math
+import queue
 import re
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -60,6 +62,61 @@ class LocalScorer:
 
     def close(self) -> None:
         pass
+
+
+class StreamedScoring:
+    """Scores one rollout's completions while the rest are still being generated.
+
+    `submit(rows, completions)` (the rollout's `on_finished` hook) queues finished rows; a
+    background thread hands everything queued so far to `scorer` as one batch, so the reward
+    service's worker processes score early finishers while the policy generates the rest.
+    `results(texts)` scores the rows never submitted (cut at max_new_tokens) and returns every
+    row's Score in row order. Each submitted row's text is checked against the rollout's final
+    text; a row whose text differs is scored again, so the stream can only change when scores
+    arrive, never what they are.
+    """
+
+    def __init__(self, scorer: Scorer, references: Sequence[Any], specs: Sequence[str | None] | None,
+                 decode: Callable[[list[list[int]]], list[str]]):
+        self.scorer, self.references, self.specs, self.decode = scorer, references, specs, decode
+        self.scored: dict[int, tuple[str, Score]] = {}
+        self._queue: queue.Queue = queue.Queue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="grpo-scoring", daemon=True)
+        self._thread.start()
+
+    def submit(self, rows: list[int], completions: list[list[int]]) -> None:
+        self._queue.put((rows, completions))
+
+    def results(self, texts: Sequence[str]) -> list[Score]:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        rest = [r for r in range(len(texts)) if r not in self.scored or self.scored[r][0] != texts[r]]
+        if rest:
+            self._score(rest, [texts[r] for r in rest])
+        return [self.scored[r][1] for r in range(len(texts))]
+
+    def _loop(self) -> None:
+        done = False
+        while not done:
+            batch = [self._queue.get()]
+            while not self._queue.empty():  # everything queued meanwhile goes in the same batch
+                batch.append(self._queue.get())
+            done = any(item is None for item in batch)
+            rows = [r for item in batch if item is not None for r in item[0]]
+            completions = [c for item in batch if item is not None for c in item[1]]
+            if rows and self._error is None:
+                try:
+                    self._score(rows, self.decode(completions))
+                except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread by results()
+                    self._error = e
+
+    def _score(self, rows: list[int], texts: list[str]) -> None:
+        specs = [self.specs[r] for r in rows] if self.specs is not None else None
+        scores = self.scorer.score(texts, [self.references[r] for r in rows], specs)
+        self.scored.update({r: (t, s) for r, t, s in zip(rows, texts, scores, strict=True)})
 
 
 _ANSWER = re.compile(r"<answer>(.*?)</answer>", re.S)

@@ -36,7 +36,7 @@ from grpo.data import Sampler, load_rows, render_prompt
 from grpo.evaluate import greedy_accuracy
 from grpo.loss import policy_loss
 from grpo.policy import collate, completion_logprobs, load_model, load_tokenizer
-from grpo.scoring import Scorer, reward_service, to_rewards
+from grpo.scoring import Scorer, StreamedScoring, reward_service, to_rewards
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,7 @@ def train(cfg: GRPOConfig, scorer: Scorer | None = None, eval_set: dict | None =
     if world.main:
         (out / "config.json").write_text(cfg.model_dump_json(indent=2))
     metrics_file = open(out / "metrics.jsonl", "a") if world.main else None
+    decode = lambda ids: tokenizer.batch_decode(ids, skip_special_tokens=True)  # noqa: E731 - as rollout.texts
     bar = tqdm(total=cfg.steps, initial=step, disable=not (cfg.progress and world.main), desc="grpo")
     history = []
 
@@ -86,12 +87,16 @@ def train(cfg: GRPOConfig, scorer: Scorer | None = None, eval_set: dict | None =
         while rounds < (cfg.max_sampling_rounds if cfg.dynamic_sampling else 1) and len(keep) < P:
             rounds += 1
             idx = sampler.next()                                               # (P,) row numbers
-            ro = rollout.generate(model, tokenizer, [prompts[i] for i in idx], idx, G, cfg.max_new_tokens,
-                                  cfg.temperature, cfg.top_p, max_prompt_tokens=cfg.max_prompt_tokens,
-                                  dtype=dtype, share_prefix=cfg.share_prompt_prefix)  # N = P·G rows
             refs = [rows[i][cfg.reference_key] for i in idx for _ in range(G)]
             specs = [rows[i].get(cfg.spec_key) for i in idx for _ in range(G)]
-            ro.scores = scorer.score(ro.texts, refs, specs if any(specs) else None)
+            specs = specs if any(specs) else None
+            # streamed: completions are scored as they finish, while the rest are generated
+            stream = StreamedScoring(scorer, refs, specs, decode) if cfg.stream_scoring else None
+            ro = rollout.generate(model, tokenizer, [prompts[i] for i in idx], idx, G, cfg.max_new_tokens,
+                                  cfg.temperature, cfg.top_p, max_prompt_tokens=cfg.max_prompt_tokens,
+                                  dtype=dtype, share_prefix=cfg.share_prompt_prefix,
+                                  on_finished=stream.submit if stream else None)  # N = P·G rows
+            ro.scores = stream.results(ro.texts) if stream else scorer.score(ro.texts, refs, specs)
             ro.rewards = to_rewards(ro.scores)
             offset = len(sampled.prompt_index) if sampled else 0
             sampled = ro if sampled is None else sampled + ro
