@@ -4,13 +4,16 @@ Both trainers start from the same cold-started tiny Llama (the demo's SFT stage)
 prompts from the same arithmetic set, score with the same in-process reward function
 ("0.1*format + math" from `verifiers`) and run with the same G, prompts per step, max new
 tokens, micro-batch size, beta, mu, clip ranges, learning rate, optimizer betas, one thread. Each trainer runs
-in its own process, so peak memory is that process's max RSS.
+in its own process, so peak memory is that process's max RSS. A third run, `ours-full-rows`,
+is ours with `share_prompt_prefix=false` (every row's prompt encoded in full, as TRL does), to
+show what encoding each prompt once per group saves.
 
 Seconds per step are measured the same way for both: the interval between consecutive calls
 of the reward function (one call per step in both trainers), median over the steps after
-the first two. Rewards are the mean reward of each step's batch.
+the first two, in wall time and in the process's CPU time (which time other jobs take from a
+shared machine does not inflate). Rewards are the mean reward of each step's batch.
 
-    python benchmarks/grpo_vs_trl.py                # ~10 minutes; prints the table, writes runs/bench_grpo/
+    python benchmarks/grpo_vs_trl.py                # ~4 minutes; prints the table and the s/step ratios, writes runs/bench_grpo/
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 SETTINGS = dict(group_size=8, prompts_per_step=16, micro_batch_size=32, max_new_tokens=24, beta=0.04, mu=1, lr=1e-4,
                 temperature=1.0, clip_low=0.2, clip_high=0.28, steps=60, seed=0)
 SPEC = "0.1*format + math"
+TRAINERS = ["ours", "ours-full-rows", "trl"]
 
 
 class Recorder:
@@ -38,16 +42,17 @@ class Recorder:
 
     def __init__(self):
         from verifiers.spec import parse_spec
-        self.fn, self.times, self.rewards = parse_spec(SPEC), [], []
+        self.fn, self.times, self.cpu_times, self.rewards = parse_spec(SPEC), [], [], []
 
     def __call__(self, texts: list[str], references: list[str]) -> list:
         self.times.append(time.perf_counter())
+        self.cpu_times.append(time.process_time())
         scores = [self.fn(t, r) for t, r in zip(texts, references, strict=True)]
         self.rewards.append(sum(s.value for s in scores) / len(scores))
         return scores
 
 
-def run_ours(model: str, data: str, out: str) -> Recorder:
+def run_ours(model: str, data: str, out: str, share_prompt_prefix: bool = True) -> Recorder:
     from grpo.config import GRPOConfig
     from grpo.train import train
 
@@ -66,7 +71,8 @@ def run_ours(model: str, data: str, out: str) -> Recorder:
                      lr=s["lr"], beta=s["beta"], mu=s["mu"], clip_low=s["clip_low"], clip_high=s["clip_high"],
                      micro_batch_size=s["micro_batch_size"], seed=s["seed"], device="cpu",
                      threads=1, progress=False, log_samples_every=0, loss_aggregation="token",
-                     advantage_scale="group")
+                     advantage_scale="group", share_prompt_prefix=share_prompt_prefix,
+                     stream_scoring=False)  # in-process scoring: one call per step, as in TRL
     train(cfg, scorer=Scorer())
     from grpo.policy import load_model
     rec.model = load_model(f"{out}/checkpoints/step_{s['steps']:06d}/model", __import__("torch").device("cpu"))
@@ -110,12 +116,17 @@ def worker(name: str, model: str, data: str, out: str, result: str) -> None:
     import torch
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    rec = (run_ours if name == "ours" else run_trl)(model, data, out)
+    if name == "trl":
+        rec = run_trl(model, data, out)
+    else:  # ours-full-rows: without the shared prompt prefix, to show what it saves
+        rec = run_ours(model, data, out, share_prompt_prefix=(name == "ours"))
     train_s = time.perf_counter() - t0
     accuracy = held_out_accuracy(rec.model, model)
     steps = [b - a for a, b in zip(rec.times, rec.times[1:], strict=False)]
+    cpu_steps = [b - a for a, b in zip(rec.cpu_times, rec.cpu_times[1:], strict=False)]
     Path(result).write_text(json.dumps({
-        "name": name, "wall_s": train_s, "greedy_accuracy": accuracy, "step_s": steps, "rewards": rec.rewards,
+        "name": name, "wall_s": train_s, "greedy_accuracy": accuracy, "step_s": steps, "cpu_step_s": cpu_steps,
+        "rewards": rec.rewards,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
@@ -154,10 +165,11 @@ def prepare(out: Path) -> tuple[str, str]:
 
 
 def summarise(results: list[dict], out: Path) -> str:
-    lines = ["| trainer | s/step (median, steps 3+) | peak RSS (MiB) | mean reward, first 10 steps | "
-             "mean reward, last 10 steps | greedy accuracy after (200 held out) |", "|---|---|---|---|---|---|"]
+    lines = ["| trainer | s/step (median, steps 3+) | CPU s/step | peak RSS (MiB) | mean reward, first 10 steps | "
+             "mean reward, last 10 steps | greedy accuracy after (200 held out) |", "|---|---|---|---|---|---|---|"]
     for r in results:
-        lines.append(f"| {r['name']} | {statistics.median(r['step_s'][2:]):.3f} | {r['peak_rss_mib']:.0f} | "
+        lines.append(f"| {r['name']} | {statistics.median(r['step_s'][2:]):.3f} | "
+                     f"{statistics.median(r['cpu_step_s'][2:]):.3f} | {r['peak_rss_mib']:.0f} | "
                      f"{statistics.mean(r['rewards'][:10]):.3f} | {statistics.mean(r['rewards'][-10:]):.3f} | "
                      f"{r['greedy_accuracy']:.1%} |")
     curve = ["", "| step | " + " | ".join(r["name"] for r in results) + " |", "|---|" + "---|" * len(results)]
@@ -180,7 +192,10 @@ def summarise(results: list[dict], out: Path) -> str:
         fig.savefig(out / "grpo_vs_trl.png", dpi=100)
     except ImportError:
         pass
-    return "\n".join(lines + curve)
+    med = {r["name"]: (statistics.median(r["step_s"][2:]), statistics.median(r["cpu_step_s"][2:])) for r in results}
+    ratios = [f"{name} / trl: {wall / med['trl'][0]:.2f}x s/step, {cpu / med['trl'][1]:.2f}x CPU s/step"
+              for name, (wall, cpu) in med.items() if name != "trl" and "trl" in med]
+    return "\n".join(lines + curve + [""] + ratios)
 
 
 def main() -> None:
@@ -189,7 +204,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=SETTINGS["steps"])
     p.add_argument("--model", help="skip the SFT stage: use this model")
     p.add_argument("--data", help="GRPO prompts JSONL (with --model)")
-    p.add_argument("--only", choices=["ours", "trl"], help="run one trainer (default both)")
+    p.add_argument("--only", choices=TRAINERS, help="run one trainer (default all)")
     p.add_argument("--worker", nargs=5, metavar=("NAME", "MODEL", "DATA", "OUT", "RESULT"), help=argparse.SUPPRESS)
     args = p.parse_args()
     SETTINGS["steps"] = args.steps
@@ -200,7 +215,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     model, data = (args.model, args.data) if args.model else prepare(out)
     results = []
-    for name in [args.only] if args.only else ["ours", "trl"]:
+    for name in [args.only] if args.only else TRAINERS:
         result = out / f"{name}.json"
         env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
         subprocess.run([sys.executable, __file__, "--steps", str(args.steps), "--worker", name, model, data,

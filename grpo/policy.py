@@ -6,7 +6,7 @@ completions of a group share one forward pass over their prompt (its KV cache, g
 included), which saves (G - 1)/G of the prompt tokens' compute in every training and
 reference forward pass.
 
-    pytest tests/grpo/test_train.py -k logprobs
+    pytest tests/grpo/test_train.py -k logprobs tests/grpo/test_shared_prefix.py
 """
 
 from __future__ import annotations

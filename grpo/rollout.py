@@ -11,8 +11,8 @@ Rows are grouped: row p·G + g is completion g of prompt p. A completion ends at
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch

@@ -2,7 +2,8 @@
 
     1. rollout     G completions for each of P prompts (resampling groups that carry no
                    signal, with dynamic sampling)
-    2. reward      score every completion through the reward service
+    2. reward      score every completion through the reward service (streamed: each as it
+                   finishes, while the rest are still being generated)
     3. advantage   reward minus its group's mean, scaled (advantages.py)
     4. update      mu passes over the rollouts; each pass accumulates the clipped loss
                    (loss.py) over micro-batches, then takes one optimizer step
