@@ -244,8 +244,14 @@ def _parse(latex: str) -> tuple[Any, str | None]:
         return None, "too large to evaluate"
     if complex_ and hasattr(expr, "free_symbols"):
         # latex2sympy leaves i as a symbol; in an answer that reads as complex it is the unit
+        unit = lambda e: e.subs({s: sympy.I for s in e.free_symbols if getattr(s, "name", "") == "i"})  # noqa: E731
         try:
-            expr = expr.subs({s: sympy.I for s in expr.free_symbols if getattr(s, "name", "") == "i"})
+            if isinstance(expr, sympy.Equality) and isinstance(expr.lhs, sympy.Symbol) and expr.lhs.name != "i":
+                # x = 3 \pm 4i names its values: substituting into the whole equation would let
+                # sympy decide x = {3+4i, 3-4i} to false
+                expr = sympy.Eq(expr.lhs, unit(expr.rhs), evaluate=False)
+            else:
+                expr = unit(expr)
         except (TypeError, ValueError, AttributeError) as e:  # (1, 3+4i) as an interval, max(3+4i, 7)
             return None, f"{type(e).__name__}: {str(e)[:80]}"
     if isinstance(expr, sympy.logic.boolalg.BooleanAtom):

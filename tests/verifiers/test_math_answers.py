@@ -482,6 +482,18 @@ def test_an_equation_decided_to_false_is_no_answer(completion, reference):
     assert not math(completion, reference).passed
 
 
+@pytest.mark.parametrize(("answer", "reference", "equal"), [
+    ("3 \\pm 4i", "x = 3 \\pm 4i", True),        # x = ... only names the complex values
+    ("3+4i, 3-4i", "x = 3 \\pm 4i", True),
+    ("x = 3-4i, 3+4i", "x = 3 \\pm 4i", True),
+    ("3+4i", "x = 3 \\pm 4i", False),             # one of the two
+    ("3 \\pm 4", "x = 3 \\pm 4i", False),
+    ("y = 3 \\pm 4i", "x = 3 \\pm 4i", False),   # another name, as for real values
+])
+def test_named_complex_values(answer, reference, equal):
+    assert math_equal(answer, reference) is equal
+
+
 def test_what_sympy_cannot_evaluate_and_what_is_not_text_are_scores():
     assert math(boxed("\\lfloor 10^{300}\\pi \\rfloor"), "5").passed is False   # PrecisionExhausted
     assert math(boxed("\\lfloor x\\rfloor + \\lfloor 10^{200}\\pi\\rfloor"), "x").passed is False
