@@ -130,25 +130,39 @@ class _Selection:
         self.keep = KeepRule.parse(args.keep) if args.keep else None
         self.groups: dict[str, Group] = {}
         self.kept = 0
-        self._same: Any = None
+        self.service: Any = None   # the run's reward service, while it is open
+        self.report: dict | None = None
+        self._pairs: dict[tuple[str, str], bool] = {}
 
     def same(self, a: str, b: str) -> bool:
         """Whether two model answers are one vote (maj@k) or one answer (--dedupe).
 
-        The second answer stands in for a reference, and a model answer may be no valid
-        reference (unbalanced braces): such pairs fall back to normalised text equality."""
-        if self._same is None:
-            from verifiers.latex_normalize import canonical_text
-            from verifiers.math_answers import math_equal
-            from verifiers.score import BadReference
+        The math verifier decides, in the reward service's workers under the run's deadline,
+        with the second answer standing in for the reference: an answer pair that runs out of
+        time counts as two answers, and no model answer can stall the report. A model answer
+        may be no valid reference (unbalanced braces): such pairs fall back to normalised text
+        equality. Without a service (the library's own callers) the verifier runs in-process."""
+        if a == b:
+            return True
+        if (a, b) not in self._pairs:
+            self._pairs[(a, b)] = self._decide(a, b)
+        return self._pairs[(a, b)]
 
-            def same(x: str, y: str) -> bool:
-                try:
-                    return math_equal(x, y)
-                except BadReference:
-                    return canonical_text(x) == canonical_text(y)
-            self._same = same
-        return self._same(a, b)
+    def _decide(self, a: str, b: str) -> bool:
+        from verifiers.latex_normalize import canonical_text
+        from verifiers.score import BadReference
+
+        if self.service is not None:
+            outcome = self.service.score_outcomes([f"\\boxed{{{a}}}"], [b], ["math"])[0]
+            if outcome.score.reason != "bad_reference":
+                return outcome.score.passed
+        else:
+            from verifiers.math_answers import math_equal
+            try:
+                return math_equal(a, b)
+            except BadReference:
+                pass
+        return canonical_text(a) == canonical_text(b)
 
     def group(self, rec: dict | None) -> Any:
         if not self.args.group_key or not isinstance(rec, dict) or self.args.group_key not in rec:
@@ -207,6 +221,7 @@ def run(args: argparse.Namespace, stdin: IO[str], stdout: IO[str]) -> int:
     n_records, done_bytes, start = 0, 0, time.monotonic()
     try:
         with RewardService(args.reward, workers=args.workers, timeout_s=args.timeout) as service:
+            selection.service = service
             for batch in _read_batches(inp, args.batch_size):
                 checked = [_check_record(line, args) for _, line in batch]
                 good = [i for i, (_, _, err) in enumerate(checked) if err is None]
@@ -238,6 +253,9 @@ def run(args: argparse.Namespace, stdin: IO[str], stdout: IO[str]) -> int:
                 n_records += len(batch)
                 out.flush()
                 progress.update(done_bytes, n_records)
+            if selection.groups:  # maj@k votes go through the service, so the report is built here
+                selection.report = _build_report(args, selection)
+            selection.service = None
     finally:
         progress.close()
         if inp is not stdin:
@@ -255,7 +273,7 @@ def run(args: argparse.Namespace, stdin: IO[str], stdout: IO[str]) -> int:
 
 
 def _evaluation(args: argparse.Namespace, selection: _Selection) -> None:
-    from verifiers.evaluate import build_report, default_ks, format_table, plot_report
+    from verifiers.evaluate import format_table, plot_report
 
     groups = selection.groups
     if selection.keep is not None:
@@ -266,8 +284,7 @@ def _evaluation(args: argparse.Namespace, selection: _Selection) -> None:
         print(msg, file=sys.stderr)
     if not groups:
         return
-    ks = [int(k) for k in args.k.split(",")] if args.k else default_ks(max(len(g.passed) for g in groups.values()))
-    report = build_report(groups, ks, selection.same, keeping=selection.keep is not None)
+    report = selection.report or _build_report(args, selection)
     if not args.quiet:
         print(format_table(report), file=sys.stderr)
     if args.report:
@@ -275,6 +292,14 @@ def _evaluation(args: argparse.Namespace, selection: _Selection) -> None:
             json.dump(report, f, indent=1)
     if args.plot:
         plot_report(report, args.plot)
+
+
+def _build_report(args: argparse.Namespace, selection: _Selection) -> dict:
+    from verifiers.evaluate import build_report, default_ks
+
+    groups = selection.groups
+    ks = [int(k) for k in args.k.split(",")] if args.k else default_ks(max(len(g.passed) for g in groups.values()))
+    return build_report(groups, ks, selection.same, keeping=selection.keep is not None)
 
 
 def _report_bad(bad: list[tuple[int, str]]) -> None:

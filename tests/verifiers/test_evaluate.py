@@ -139,3 +139,22 @@ def test_code_groups_get_pass_at_k_over_test_results_and_say_why_there_is_no_maj
     assert "code references" in r["overall"]["maj@k_not_computed"]
     assert "groups_keeping_none" not in r["overall"]
     assert "no maj@k for 1 groups with code references" in capsys.readouterr().err
+
+
+def _symbolic_determinant(name: str, size: int = 8) -> str:
+    rows = [" & ".join(f"{name}_{{{i}{j}}}" for j in range(size)) for i in range(size)]
+    return "\\det\\begin{pmatrix}" + " \\\\ ".join(rows) + "\\end{pmatrix}"
+
+
+def test_majority_vote_comparisons_run_under_the_deadline(tmp_path):
+    # Comparing two 8x8 symbolic determinants takes sympy minutes. The votes are decided in the
+    # reward service's workers, so the pair times out (two separate votes) and the report comes.
+    slow_a, slow_b = _symbolic_determinant("x"), _symbolic_determinant("y")
+    rows = [{"pid": "a", "completion": _c(x), "reference": "5"} for x in [slow_a, slow_b, "5"]]
+    src, report = _samples(tmp_path, rows), tmp_path / "r.json"
+    assert main([str(src), "-o", str(tmp_path / "o.jsonl"), "--group-key", "pid", "--k", "3",
+                 "--report", str(report), "--workers", "2", "--timeout", "1", "-q"]) == 0
+    group = json.loads(report.read_text())["groups"][0]
+    assert group["maj@k"]["3"] is False  # three classes of one: the first answer wins the tie
+    reasons = [json.loads(x)["reason"] for x in (tmp_path / "o.jsonl").read_text().splitlines()]
+    assert reasons == ["timeout", "timeout", "ok"]
