@@ -40,6 +40,7 @@ normalised reference) are memoised, so a GRPO group of 8 sharing a reference par
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Hashable
 from fractions import Fraction
@@ -185,6 +186,30 @@ def _big_binomial(latex: str) -> bool:
     return False
 
 
+_MATRIX_ENV_RE = re.compile(r"\\begin\{([pbvBV]?matrix|array)\}(.*?)\\end\{\1\}", re.S)
+_NUMERIC_MARKUP_RE = re.compile(r"\\(?:[dt]?frac|left|right|cdot|hline)(?![a-zA-Z])|\{[lcr|]+\}")
+MAX_SYMBOLIC_DETERMINANT = 4      # rows of a determinant with letters in it (a 5x5 takes seconds)
+MAX_DETERMINANT_TERMS = 200       # n! * t^n products for entries of t terms (4x4 of a+b: 384, 18 s)
+
+
+def _big_determinant(latex: str) -> bool:
+    """A determinant with letters (or constants such as \\pi) in it that latex2sympy would
+    expand into too many products while parsing: more than 4x4, or n! * t^n beyond 200 when
+    entries are sums of t terms. Numeric determinants are cheap and always allowed."""
+    if "\\det" not in latex and "vmatrix" not in latex.lower():
+        return False
+    for m in _MATRIX_ENV_RE.finditer(latex):
+        rows = [r for r in m.group(2).split("\\\\") if r.strip()]
+        cells = [_NUMERIC_MARKUP_RE.sub("", c).strip() for r in rows for c in r.split("&")]
+        if not re.search(r"[a-zA-Z\\]", " ".join(cells)):
+            continue  # numeric
+        n = max([len(rows)] + [r.count("&") + 1 for r in rows])
+        terms = max(1 + len(re.findall(r"[+-]", c.lstrip("+-"))) for c in cells)
+        if n > MAX_SYMBOLIC_DETERMINANT or math.factorial(n) * terms**n > MAX_DETERMINANT_TERMS:
+            return True
+    return False
+
+
 def _braced_args(latex: str, i: int, count: int) -> str:
     """The text of up to `count` brace groups starting at `i` (whitespace skipped), joined."""
     out = []
@@ -228,6 +253,8 @@ def _parse(latex: str) -> tuple[Any, str | None]:
         return None, "nested too deeply"
     if _big_binomial(latex):
         return None, "binomial too large to evaluate"  # latex2sympy evaluates \binom while parsing
+    if _big_determinant(latex):
+        return None, "determinant too large to evaluate"
     if _PRIME_RE.search(latex.rpartition("=")[2]):
         return None, "derivative prime"  # the parser drops it: (x^2)' would read as x^2 (a
         # primed name left of "=", f'(x) = 2x, only names the value)

@@ -141,20 +141,37 @@ def test_code_groups_get_pass_at_k_over_test_results_and_say_why_there_is_no_maj
     assert "no maj@k for 1 groups with code references" in capsys.readouterr().err
 
 
-def _symbolic_determinant(name: str, size: int = 8) -> str:
-    rows = [" & ".join(f"{name}_{{{i}{j}}}" for j in range(size)) for i in range(size)]
-    return "\\det\\begin{pmatrix}" + " \\\\ ".join(rows) + "\\end{pmatrix}"
 
+def test_majority_votes_are_decided_in_the_service_under_its_deadline(monkeypatch):
+    # While `verify` runs, two answers are compared by the math verifier in the reward service's
+    # workers (with the run's deadline), never in the parent: a pair that times out is two votes.
+    import argparse
 
-def test_majority_vote_comparisons_run_under_the_deadline(tmp_path):
-    # Comparing two 8x8 symbolic determinants takes sympy minutes. The votes are decided in the
-    # reward service's workers, so the pair times out (two separate votes) and the report comes.
-    slow_a, slow_b = _symbolic_determinant("x"), _symbolic_determinant("y")
-    rows = [{"pid": "a", "completion": _c(x), "reference": "5"} for x in [slow_a, slow_b, "5"]]
-    src, report = _samples(tmp_path, rows), tmp_path / "r.json"
-    assert main([str(src), "-o", str(tmp_path / "o.jsonl"), "--group-key", "pid", "--k", "3",
-                 "--report", str(report), "--workers", "2", "--timeout", "1", "-q"]) == 0
-    group = json.loads(report.read_text())["groups"][0]
-    assert group["maj@k"]["3"] is False  # three classes of one: the first answer wins the tie
-    reasons = [json.loads(x)["reason"] for x in (tmp_path / "o.jsonl").read_text().splitlines()]
-    assert reasons == ["timeout", "timeout", "ok"]
+    import verifiers.math_answers
+    from verifiers.cli import _Selection
+    from verifiers.score import Score
+    from verifiers.service import Outcome
+
+    def in_parent(*_):
+        raise AssertionError("compared in the parent process")
+    monkeypatch.setattr(verifiers.math_answers, "math_equal", in_parent)
+
+    class Service:
+        calls = []
+
+        def score_outcomes(self, completions, references, specs):
+            self.calls.append((completions, references, specs))
+            verdict = {"0.5": Score(1.0, True, "ok"), "slow": Score(0.0, False, "timeout"),
+                       "{{x": Score(0.0, False, "bad_reference")}[references[0]]
+            return [Outcome(verdict)]
+
+    selection = _Selection(argparse.Namespace(keep=None))
+    selection.service = Service()
+    assert selection.same("\\frac12", "0.5") is True
+    assert selection.same("7", "slow") is False            # timed out: not one vote
+    assert selection.same("{{x", "{{x") is True              # identical: no comparison at all
+    assert selection.same("{ {x", "{{x") is True             # no valid reference: normalised text
+    assert selection.same("{{y", "{{x") is False
+    assert selection.same("\\frac12", "0.5") is True       # remembered
+    assert Service.calls == [(["\\boxed{\\frac12}"], ["0.5"], ["math"]), (["\\boxed{7}"], ["slow"], ["math"]),
+                             (["\\boxed{{ {x}"], ["{{x"], ["math"]), (["\\boxed{{{y}"], ["{{x"], ["math"])]

@@ -399,6 +399,33 @@ def test_costly_sums_products_and_nested_binomials_are_refused(answer):
     assert math(boxed(answer), "5").reason == "parse_error"
 
 
+def _determinant(cells: list[list[str]]) -> str:
+    return "\\det\\begin{pmatrix}" + " \\\\ ".join(" & ".join(row) for row in cells) + "\\end{pmatrix}"
+
+
+def _letters(n: int, terms: int = 1) -> list[list[str]]:
+    return [["+".join(f"{v}_{{{i}{j}}}" for v in "abc"[:terms]) for j in range(n)] for i in range(n)]
+
+
+@pytest.mark.parametrize(("answer", "reference", "equal"), [
+    (_determinant([["1", "2"], ["3", "4"]]), "-2", True),
+    (_determinant([["2" if i == j else "0" for j in range(6)] for i in range(6)]), "64", True),
+    (_determinant([["\\frac{1}{2}" if i == j else "0" for j in range(12)] for i in range(12)]), "\\frac{1}{4096}", True),
+])
+def test_numeric_determinants_of_any_size_are_evaluated(answer, reference, equal):
+    assert math_equal(answer, reference) is equal
+
+
+@pytest.mark.parametrize("cells", [
+    _letters(5),            # 120 products of 25 letters: seconds in latex2sympy
+    _letters(4, terms=2),   # 4! * 2^4 products: 18 s
+    _letters(8),            # minutes
+])
+def test_symbolic_determinants_that_expand_into_too_many_products_are_refused(cells):
+    score = math(boxed(_determinant(cells)), "5")
+    assert score.reason == "parse_error"
+
+
 @pytest.mark.parametrize(("answer", "reference", "equal"), [
     ("7 = 5", "5", False), ("x = 7 = 5", "5", False), ("2+2=5", "5", False),  # false chains
     ("7 \\equiv 5", "5", False),
