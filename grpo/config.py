@@ -71,6 +71,7 @@ class GRPOConfig(TrainConfig):
     reward: str = Field("0.1*format + math", description="Reward spec for the reward service: '0.1*format + math', 'format & math', 'code', ...")
     reward_workers: int = Field(2, ge=0, description="Worker processes of the reward service; 0 scores in this process (no deadline: for tests and debugging).")
     reward_timeout_s: float = Field(10.0, gt=0, description="Deadline per scored item; a late item is excluded, not scored 0.")
+    timeout_reward: float | None = Field(None, description="Reward of an item that timed out or crashed its reward worker. None: leave it out of its group, like any unscored item. A number (0 for the usual rewards): count it, so that a policy cannot learn to escape the penalty of a wrong answer by writing one that hangs the verifier; the cost is that an answer an overloaded machine failed to score in time is penalised too. Watch unscored_frac in the metrics either way.")
     stream_scoring: bool = Field(True, description="Score completions as they finish, on a background thread, while the rest are still generated. It pays when scoring runs outside this process (reward_workers > 0); scores are the same either way.")
 
     # --- rollout ------------------------------------------------------------------------

@@ -7,7 +7,9 @@ per item). `LocalScorer` scores in this process with any callable `(completion, 
 tests and for users' own fakes.
 
 An item the service could not score (reason "timeout", "crashed", "bad_reference", "error")
-becomes a NaN reward: excluded from its group, never counted as 0.
+becomes a NaN reward: excluded from its group, never counted as 0. `timeout_reward` (a config
+field) scores timeouts and crashes instead, which closes an escape a policy could learn: an
+answer that hangs the verifier is left out, where a wrong one is penalised.
 
     pytest tests/grpo/test_scoring.py
 """
@@ -141,6 +143,13 @@ def reward_service(spec: str, workers: int, timeout_s: float) -> Scorer:
     return RewardService(spec, workers=workers, timeout_s=timeout_s)
 
 
-def to_rewards(scores: Sequence[Score]) -> list[float]:
-    """Score -> reward, NaN where the item could not be scored."""
-    return [math.nan if s.reason in UNSCORED_REASONS else float(s.value) for s in scores]
+def to_rewards(scores: Sequence[Score], timeout_reward: float | None = None) -> list[float]:
+    """Score -> reward, NaN where the item could not be scored. With `timeout_reward`, an item
+    that ran out of time or crashed its worker gets that reward instead: the completion is
+    usually what hung, and a policy must not learn that hanging the verifier spares it the
+    penalty of a wrong answer."""
+    def reward(s: Score) -> float:
+        if s.reason in ("timeout", "crashed") and timeout_reward is not None:
+            return float(timeout_reward)
+        return math.nan if s.reason in UNSCORED_REASONS else float(s.value)
+    return [reward(s) for s in scores]

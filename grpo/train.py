@@ -98,7 +98,7 @@ def train(cfg: GRPOConfig, scorer: Scorer | None = None, eval_set: dict | None =
                                   dtype=dtype, share_prefix=cfg.share_prompt_prefix,
                                   on_finished=stream.submit if stream else None)  # N = P·G rows
             ro.scores = stream.results(ro.texts) if stream else scorer.score(ro.texts, refs, specs)
-            ro.rewards = to_rewards(ro.scores)
+            ro.rewards = to_rewards(ro.scores, cfg.timeout_reward)
             offset = len(sampled.prompt_index) if sampled else 0
             sampled = ro if sampled is None else sampled + ro
             _, informative = group_advantages(torch.tensor(ro.rewards).view(P, G))  # (P,)

@@ -94,3 +94,28 @@ def test_training_with_streamed_scoring_is_the_same_as_without(model_dir, data_f
 def test_unscored_items_become_nan_rewards():
     scores = [Score(1.0, True, "ok"), Score(0.0, False, "timeout"), Score(0.2, False, "mismatch")]
     assert [math.isnan(r) for r in to_rewards(scores)] == [False, True, False]
+
+
+def test_timeout_reward_scores_timeouts_and_crashes_but_not_broken_references():
+    scores = [Score(0.0, False, "timeout"), Score(0.0, False, "crashed"), Score(0.0, False, "bad_reference"),
+              Score(0.0, False, "error"), Score(0.1, False, "mismatch")]
+    assert to_rewards(scores, timeout_reward=0.0)[:2] == [0.0, 0.0]
+    assert [math.isnan(r) for r in to_rewards(scores, timeout_reward=0.0)[2:]] == [True, True, False]
+    assert all(math.isnan(r) for r in to_rewards(scores)[:4])
+
+
+def test_training_counts_timeouts_when_told(model_dir, data_file, tmp_path):
+    def hangs_on_digits(completion, reference):  # stands in for the service's verdict on a hanging answer
+        if any(ch.isdigit() for ch in completion):
+            return Score(0.0, False, "timeout")
+        return Score(0.5, False, "mismatch")
+    runs = {}
+    for timeout_reward in (None, 0.0):
+        cfg = GRPOConfig(model=model_dir, data=data_file, output_dir=str(tmp_path / f"run{timeout_reward}"), steps=1,
+                         prompts_per_step=4, group_size=4, max_new_tokens=16, micro_batch_size=8, device="cpu",
+                         progress=False, log_samples_every=0, timeout_reward=timeout_reward)
+        runs[timeout_reward] = train(cfg, scorer=LocalScorer(hangs_on_digits))[0]
+    timed_out = runs[None]["reason/timeout"]
+    assert 0 < timed_out < 1
+    assert runs[None]["unscored_frac"] == timed_out and runs[None]["reward_mean"] == 0.5
+    assert runs[0.0]["unscored_frac"] == 0 and runs[0.0]["reward_mean"] == pytest.approx(0.5 * (1 - timed_out))
