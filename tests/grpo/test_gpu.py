@@ -24,3 +24,17 @@ def test_train_on_cuda(model_dir, data_file, tmp_path):
                      group_size=8, max_new_tokens=12, lr=1e-2, device="auto", progress=False, beta=0.05, mu=2)
     history = train(cfg, scorer=LocalScorer(digit_fraction))
     assert all(math.isfinite(h["loss"]) and math.isfinite(h["kl"]) for h in history)
+
+
+def test_shared_prompt_prefix_matches_whole_rows_in_bf16_on_cuda(tokenizer):
+    from grpo.policy import collate, completion_logprobs
+    from tests.grpo.conftest import tiny_llama
+    from tests.grpo.test_shared_prefix import _rows
+
+    model = tiny_llama(len(tokenizer)).cuda().train()
+    prompts, completions = _rows(tokenizer)
+    batch = collate(prompts, completions, tokenizer.pad_token_id, torch.device("cuda"))
+    shared, _ = completion_logprobs(model, batch, dtype=torch.bfloat16, share_prefix=True)
+    full, _ = completion_logprobs(model, batch, dtype=torch.bfloat16, share_prefix=False)
+    mask = batch.completion_mask.bool()
+    assert torch.allclose(shared[mask], full[mask], atol=5e-2)  # bf16 rounding in two orders of work
