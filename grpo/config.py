@@ -96,6 +96,8 @@ class GRPOConfig(TrainConfig):
     ref_model: str | None = Field(None, description="Reference model; default: `model` as loaded at step 0.")
     mu: int = Field(1, gt=0, description="Inner iterations: optimizer steps over the same rollouts (each pass is one step).")
     mask_truncated: bool = Field(False, description="Leave completions cut at max_new_tokens out of the loss (DAPO overlong filtering).")
+    eval_data: str | None = Field(None, description="Held-out JSONL (same keys as data) whose greedy pass rate is logged as eval_accuracy; None: no evaluation.")
+    eval_every: int = Field(10, ge=0, description="Evaluate eval_data every this many steps and after the last; 0: after the last step only.")
 
     @model_validator(mode="after")
     def _check_clips(self) -> GRPOConfig:

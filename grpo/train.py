@@ -44,8 +44,9 @@ log = logging.getLogger(__name__)
 
 def train(cfg: GRPOConfig, scorer: Scorer | None = None, eval_set: dict | None = None) -> list[dict]:
     """Run GRPO as configured; returns the metrics of every step. `scorer` replaces the reward
-    service (tests pass an in-process one); `eval_set` ({prompts, references, every}) adds
-    greedy accuracy to the metrics every `every` steps."""
+    service (tests pass an in-process one); `eval_set` ({prompts, references, every, specs})
+    adds greedy accuracy to the metrics every `every` steps and after the last; by default it
+    is built from `eval_data`."""
     # --- 0. setup: processes, data, models, optimizer, resume ---------------------------
     world = distributed.init(cfg.device, cfg.threads)
     dtype = distributed.autocast_dtype(cfg.dtype, world.device)
@@ -74,6 +75,13 @@ def train(cfg: GRPOConfig, scorer: Scorer | None = None, eval_set: dict | None =
     policy.train()
     own_scorer = scorer is None
     scorer = scorer or reward_service(cfg.reward, cfg.reward_workers, cfg.reward_timeout_s)
+    if eval_set is None and cfg.eval_data:
+        held_out = load_rows(cfg.eval_data, [cfg.prompt_key, cfg.reference_key])
+        eval_specs = [r.get(cfg.spec_key) for r in held_out]
+        eval_set = {"prompts": [render_prompt(tokenizer, r[cfg.prompt_key], cfg.system_prompt, cfg.chat_template)
+                                for r in held_out],
+                    "references": [r[cfg.reference_key] for r in held_out],
+                    "specs": eval_specs if any(eval_specs) else None, "every": cfg.eval_every}
     if world.main:
         (out / "config.json").write_text(cfg.model_dump_json(indent=2))
     metrics_file = open(out / "metrics.jsonl", "a") if world.main else None
@@ -174,9 +182,10 @@ def train(cfg: GRPOConfig, scorer: Scorer | None = None, eval_set: dict | None =
         # --- 5. log ------------------------------------------------------------------------
         m = _metrics(batch, sampled, informative, passes, rounds, world, step, step_s, t_rollout,
                      scheduler.get_last_lr()[0])
-        if eval_set and world.main and (step % eval_set["every"] == 0 or step == cfg.steps):
+        every = eval_set["every"] if eval_set else 0
+        if eval_set and world.main and ((every and step % every == 0) or step == cfg.steps):
             m["eval_accuracy"] = greedy_accuracy(model, tokenizer, eval_set["prompts"], eval_set["references"],
-                                                 scorer, cfg.max_new_tokens, dtype=dtype)
+                                                 scorer, cfg.max_new_tokens, dtype=dtype, specs=eval_set.get("specs"))
         history.append(m)
         if world.main:
             metrics_file.write(json.dumps(m) + "\n")

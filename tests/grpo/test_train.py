@@ -101,3 +101,13 @@ def test_dynamic_sampling_fills_the_batch_with_informative_groups(model_dir, dat
     assert sum(h["batch_zero_std_frac"] for h in plain) > 0
     assert all(h["batch_zero_std_frac"] == 0 and h["zero_std_frac"] > 0 for h in dynamic)
     assert any(h["sampling_rounds"] > 1 for h in dynamic)
+
+
+def test_eval_data_logs_held_out_greedy_accuracy(model_dir, data_file, tmp_path):
+    cfg = _cfg(model_dir, data_file, tmp_path, steps=3, eval_data=data_file, eval_every=2)
+    history = train(cfg, scorer=LocalScorer(lambda c, r: float(any(ch.isdigit() for ch in c))))
+    assert ["eval_accuracy" in h for h in history] == [False, True, True]  # every 2 steps and after the last
+    assert all(0.0 <= h["eval_accuracy"] <= 1.0 for h in history[1:])
+    once = train(_cfg(model_dir, data_file, tmp_path / "b", steps=2, eval_data=data_file, eval_every=0),
+                 scorer=LocalScorer(digit_fraction))
+    assert ["eval_accuracy" in h for h in once] == [False, True]
