@@ -72,7 +72,7 @@ class GRPOConfig(TrainConfig):
     reward_workers: int = Field(2, ge=0, description="Worker processes of the reward service; 0 scores in this process (no deadline: for tests and debugging).")
     reward_timeout_s: float = Field(10.0, gt=0, description="Deadline per scored item; a late item is excluded, not scored 0.")
     timeout_reward: float | None = Field(None, description="Reward of an item that timed out or crashed its reward worker. None: leave it out of its group, like any unscored item. A number (0 for the usual rewards): count it, so that a policy cannot learn to escape the penalty of a wrong answer by writing one that hangs the verifier; the cost is that an answer an overloaded machine failed to score in time is penalised too. Watch unscored_frac in the metrics either way.")
-    stream_scoring: bool = Field(True, description="Score completions as they finish, on a background thread, while the rest are still generated. It pays when scoring runs outside this process (reward_workers > 0); scores are the same either way.")
+    stream_scoring: bool | None = Field(None, description="Score completions as they finish, on a background thread, while the rest are generated, and run the reference pass while the last scores arrive; scores are the same either way. None (auto): on when scoring runs in reward workers (reward_workers > 0); off when it runs in this process, where its thread competes with generation for the interpreter (7% slower in benchmarks/grpo_results.md).")
 
     # --- rollout ------------------------------------------------------------------------
     prompts_per_step: int = Field(8, gt=0, description="P: prompts per step over all processes (must divide by the world size).")

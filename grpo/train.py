@@ -75,6 +75,8 @@ def train(cfg: GRPOConfig, scorer: Scorer | None = None, eval_set: dict | None =
     policy.train()
     own_scorer = scorer is None
     scorer = scorer or reward_service(cfg.reward, cfg.reward_workers, cfg.reward_timeout_s)
+    # streamed scoring pays when the scorer runs in other processes (auto: the reward service's workers)
+    stream_scoring = cfg.stream_scoring if cfg.stream_scoring is not None else own_scorer and cfg.reward_workers > 0
     if eval_set is None and cfg.eval_data:
         held_out = load_rows(cfg.eval_data, [cfg.prompt_key, cfg.reference_key])
         eval_specs = [r.get(cfg.spec_key) for r in held_out]
@@ -100,11 +102,15 @@ def train(cfg: GRPOConfig, scorer: Scorer | None = None, eval_set: dict | None =
             specs = [rows[i].get(cfg.spec_key) for i in idx for _ in range(G)]
             specs = specs if any(specs) else None
             # streamed: completions are scored as they finish, while the rest are generated
-            stream = StreamedScoring(scorer, refs, specs, decode) if cfg.stream_scoring else None
+            stream = StreamedScoring(scorer, refs, specs, decode) if stream_scoring else None
             ro = rollout.generate(model, tokenizer, [prompts[i] for i in idx], idx, G, cfg.max_new_tokens,
                                   cfg.temperature, cfg.top_p, max_prompt_tokens=cfg.max_prompt_tokens,
                                   dtype=dtype, share_prefix=cfg.share_prompt_prefix,
                                   on_finished=stream.submit if stream else None)  # N = P·G rows
+            ref_logps = None
+            if ref is not None and stream and not cfg.dynamic_sampling:
+                # the reference needs no rewards: its pass runs while the last scores arrive
+                ref_logps = reference_logprobs(ref, ro, micro_batches(ro, cfg.micro_batch_size), tokenizer, cfg, dtype)
             ro.scores = stream.results(ro.texts) if stream else scorer.score(ro.texts, refs, specs)
             ro.rewards = to_rewards(ro.scores, cfg.timeout_reward)
             offset = len(sampled.prompt_index) if sampled else 0
@@ -132,13 +138,10 @@ def train(cfg: GRPOConfig, scorer: Scorer | None = None, eval_set: dict | None =
         num_tokens = distributed.total(sum(n for n, c in zip(lengths, counted, strict=True) if c), world.device) / W
 
         # --- 4. update: mu passes, each one optimizer step over all micro-batches ----------
-        N, mb = len(batch), cfg.micro_batch_size
-        # Micro-batches of rows of similar length waste less compute on padding; the loss is
-        # the same whatever the grouping, since the normalisers are the whole batch's.
-        by_length = sorted(range(N), key=lambda r: (len(batch.prompt_ids[r]) + lengths[r], r))
-        micro = [by_length[i:i + mb] for i in range(0, N, mb)]
+        micro = micro_batches(batch, cfg.micro_batch_size)                    # row numbers of each
+        if ref is not None and ref_logps is None:
+            ref_logps = reference_logprobs(ref, batch, micro, tokenizer, cfg, dtype)  # one (n, T) per micro-batch
         old_logps: list[torch.Tensor] = []   # sampling policy's log-probs, one (n, T) per micro-batch
-        ref_logps: list[torch.Tensor] = []
         passes = []
         for it in range(cfg.mu):
             acc = Counter()
@@ -154,10 +157,6 @@ def train(cfg: GRPOConfig, scorer: Scorer | None = None, eval_set: dict | None =
                         # Nothing has changed since sampling, so this pass's log-probs are the
                         # sampling policy's: no extra forward pass for them, even when mu > 1.
                         old_logps.append(logp.detach())
-                        if ref is not None:
-                            with torch.no_grad():
-                                ref_logps.append(completion_logprobs(ref, mbatch, cfg.temperature, dtype,
-                                                                     share_prefix=cfg.share_prompt_prefix)[0])
                     loss, stats = policy_loss(
                         logp, old_logps[k], adv[rows_k], mask, ref_logp=ref_logps[k] if ref is not None else None,
                         beta=cfg.beta, clip_low=cfg.clip_low, clip_high=cfg.clip_high, ratio_level=cfg.ratio_level,
@@ -206,6 +205,24 @@ def train(cfg: GRPOConfig, scorer: Scorer | None = None, eval_set: dict | None =
     if own_scorer:
         scorer.close()
     return history
+
+
+def micro_batches(batch: rollout.Rollout, size: int) -> list[list[int]]:
+    """Row numbers of each micro-batch. Rows of similar length go together, which wastes less
+    compute on padding; the loss is the same whatever the grouping, since its normalisers are
+    the whole batch's."""
+    by_length = sorted(range(len(batch)), key=lambda r: (len(batch.prompt_ids[r]) + len(batch.completion_ids[r]), r))
+    return [by_length[i:i + size] for i in range(0, len(batch), size)]
+
+
+@torch.no_grad()
+def reference_logprobs(ref: Any, batch: rollout.Rollout, micro: list[list[int]], tokenizer: Any, cfg: GRPOConfig,
+                       dtype: torch.dtype | None) -> list[torch.Tensor]:
+    """The reference model's log-probs of the completions, one (n, T) per micro-batch."""
+    device = next(ref.parameters()).device
+    return [completion_logprobs(ref, collate([batch.prompt_ids[r] for r in rows], [batch.completion_ids[r] for r in rows],
+                                             tokenizer.pad_token_id, device), cfg.temperature, dtype,
+                                share_prefix=cfg.share_prompt_prefix)[0] for rows in micro]
 
 
 def _clip(model: torch.nn.Module, max_norm: float | None) -> float:

@@ -84,9 +84,10 @@ def test_training_with_streamed_scoring_is_the_same_as_without(model_dir, data_f
     for stream in (True, False):
         cfg = GRPOConfig(model=model_dir, data=data_file, output_dir=str(tmp_path / f"run{stream}"), steps=2,
                          prompts_per_step=4, group_size=4, max_new_tokens=40, micro_batch_size=8, lr=3e-3,
-                         device="cpu", progress=False, log_samples_every=0, stream_scoring=stream)
+                         device="cpu", progress=False, log_samples_every=0, stream_scoring=stream, beta=0.1)
         runs[stream] = train(cfg, scorer=LocalScorer(digit_fraction))
-    keys = ("reward_mean", "loss", "completion_len_mean", "truncated_frac")
+    # with beta > 0 the streamed run also moves the reference pass before the last scores
+    keys = ("reward_mean", "loss", "kl", "completion_len_mean", "truncated_frac")
     assert [[h[k] for k in keys] for h in runs[True]] == [[h[k] for k in keys] for h in runs[False]]
     assert any(h["truncated_frac"] < 1 for h in runs[True])  # some rows ended early and were streamed
 
@@ -119,3 +120,12 @@ def test_training_counts_timeouts_when_told(model_dir, data_file, tmp_path):
     assert 0 < timed_out < 1
     assert runs[None]["unscored_frac"] == timed_out and runs[None]["reward_mean"] == 0.5
     assert runs[0.0]["unscored_frac"] == 0 and runs[0.0]["reward_mean"] == pytest.approx(0.5 * (1 - timed_out))
+
+
+def test_streaming_is_off_by_default_for_an_in_process_scorer(model_dir, data_file, tmp_path):
+    scorer = Recording(digit_fraction)
+    cfg = GRPOConfig(model=model_dir, data=data_file, output_dir=str(tmp_path / "run"), steps=1, prompts_per_step=2,
+                     group_size=2, max_new_tokens=30, device="cpu", progress=False, log_samples_every=0)
+    assert cfg.stream_scoring is None
+    train(cfg, scorer=scorer)
+    assert scorer.threads == {threading.current_thread().name}
