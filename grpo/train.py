@@ -5,8 +5,9 @@
     2. reward      score every completion through the reward service (streamed: each as it
                    finishes, while the rest are still being generated)
     3. advantage   reward minus its group's mean, scaled (advantages.py)
-    4. update      mu passes over the rollouts; each pass accumulates the clipped loss
-                   (loss.py) over micro-batches, then takes one optimizer step
+    4. update      the reference model's log-probs when beta > 0 (streamed: while the last
+                   scores arrive), then mu passes over the rollouts; each pass accumulates the
+                   clipped loss (loss.py) over micro-batches, then takes one optimizer step
     5. log         metrics.jsonl every step, samples.jsonl now and then, the progress bar
     6. checkpoint  every save_every steps and at the end (checkpoint.py)
 
