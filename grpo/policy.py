@@ -79,7 +79,8 @@ def completion_logprobs(model: Any, batch: Batch, temperature: float = 1.0, dtyp
         logits = None
         base = getattr(model, "module", model)
         checkpointed = base.training and _checkpointing(base)  # no cache then
-        if share_prefix and not checkpointed and len(batch.prompt_ids) < len(batch.prompt_of):
+        shares = len(batch.prompt_ids) < len(batch.prompt_of) and batch.completion_ids.shape[1] > 1
+        if share_prefix and shares and not checkpointed:
             logits = _shared_prefix_logits(model, batch)
         if logits is None:
             logits = _row_logits(model, batch)                                  # (n, T, V)
@@ -107,29 +108,28 @@ def _row_logits(model: Any, batch: Batch) -> Tensor:
 
 
 def _shared_prefix_logits(model: Any, batch: Batch) -> Tensor | None:
-    """The u distinct prompts once, with their KV cache, then every row's completion on top of
-    its prompt's cache: u·Tp + n·T tokens instead of n·(Tp + T). The cache is indexed per row,
+    """The u distinct prompts once, with their KV cache, then every row's completion (T > 1) on
+    top of its prompt's cache: u·Tp + n·(T - 1) tokens instead of n·(Tp + T). The cache is indexed per row,
     not copied out of the graph, so gradients reach the prompt positions through it (summed over
     the rows that share them) exactly as in `_row_logits`. None when the model returns no cache:
     the caller falls back to whole rows."""
-    pos = (batch.prompt_mask.cumsum(-1) - 1).clamp(min=0)                     # (u, Tp)
-    # The prefix pass goes through `model` (DDP's wrapper when distributed, so gradient sync is
-    # armed for this backward in every micro-batch) and the completion pass through the module.
-    out = model(input_ids=batch.prompt_ids, attention_mask=batch.prompt_mask, position_ids=pos,
-                use_cache=True, logits_to_keep=1)
+    # The prefix pass runs on the module itself and the completion pass (T > 1) through `model`,
+    # which under DDP is the wrapper: exactly one wrapper forward per backward arms gradient
+    # sync, for the gradients of both passes, and the fallback below is that one forward.
     base = getattr(model, "module", model)
+    pos = (batch.prompt_mask.cumsum(-1) - 1).clamp(min=0)                     # (u, Tp)
+    out = base(input_ids=batch.prompt_ids, attention_mask=batch.prompt_mask, position_ids=pos,
+               use_cache=True, logits_to_keep=1)
     cache = returned_cache(out)
     if cache is None:
         return None
     first = out.logits[batch.prompt_of]                                     # (n, 1, V) predicts token 0
     t = batch.completion_ids.shape[1]
-    if t == 1:
-        return first
     cache.batch_select_indices(batch.prompt_of)                             # (u, ...) -> (n, ...)
     attention_mask = torch.cat([batch.prompt_mask[batch.prompt_of], batch.completion_mask[:, :-1]], 1)
     position_ids = pos[batch.prompt_of, -1:] + 1 + torch.arange(t - 1, device=pos.device)  # (n, T - 1)
-    rest = base(input_ids=batch.completion_ids[:, :-1], attention_mask=attention_mask, position_ids=position_ids,
-                use_cache=True, **{cache_argument(base): cache}).logits     # (n, T - 1, V)
+    rest = model(input_ids=batch.completion_ids[:, :-1], attention_mask=attention_mask, position_ids=position_ids,
+                 use_cache=True, **{cache_argument(base): cache}).logits    # (n, T - 1, V)
     return torch.cat([first, rest], 1)
 
 
