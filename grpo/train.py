@@ -38,7 +38,7 @@ from grpo.data import Sampler, load_rows, render_prompt
 from grpo.evaluate import greedy_accuracy
 from grpo.loss import policy_loss
 from grpo.policy import collate, completion_logprobs, load_model, load_tokenizer
-from grpo.scoring import Scorer, StreamedScoring, reward_service, to_rewards
+from grpo.scoring import UNSCORED_REASONS, Scorer, StreamedScoring, reward_service, to_rewards
 
 log = logging.getLogger(__name__)
 
@@ -183,9 +183,8 @@ def train(cfg: GRPOConfig, scorer: Scorer | None = None, eval_set: dict | None =
         m = _metrics(batch, sampled, informative, passes, rounds, world, step, step_s, t_rollout,
                      scheduler.get_last_lr()[0])
         every = eval_set["every"] if eval_set else 0
-        if eval_set and world.main and ((every and step % every == 0) or step == cfg.steps):
-            m["eval_accuracy"] = greedy_accuracy(model, tokenizer, eval_set["prompts"], eval_set["references"],
-                                                 scorer, cfg.max_new_tokens, dtype=dtype, specs=eval_set.get("specs"))
+        if eval_set and ((every and step % every == 0) or step == cfg.steps):
+            m["eval_accuracy"] = _eval_accuracy(model, tokenizer, eval_set, scorer, cfg, dtype, world)
         history.append(m)
         if world.main:
             metrics_file.write(json.dumps(m) + "\n")
@@ -206,6 +205,18 @@ def train(cfg: GRPOConfig, scorer: Scorer | None = None, eval_set: dict | None =
     if own_scorer:
         scorer.close()
     return history
+
+
+def _eval_accuracy(model: Any, tokenizer: Any, eval_set: dict, scorer: Scorer, cfg: GRPOConfig,
+                   dtype: torch.dtype | None, world: distributed.World) -> float:
+    """Greedy pass rate on the held-out prompts, each process taking every W-th one."""
+    mine = range(world.rank, len(eval_set["prompts"]), world.size)
+    specs = eval_set.get("specs")
+    rate = greedy_accuracy(model, tokenizer, [eval_set["prompts"][i] for i in mine],
+                           [eval_set["references"][i] for i in mine], scorer, cfg.max_new_tokens, dtype=dtype,
+                           specs=[specs[i] for i in mine] if specs else None)
+    passed = distributed.total(round(rate * len(mine)), world.device)
+    return passed / max(distributed.total(len(mine), world.device), 1.0)
 
 
 def micro_batches(batch: rollout.Rollout, size: int) -> list[list[int]]:
@@ -246,7 +257,7 @@ def _metrics(batch: rollout.Rollout, sampled: rollout.Rollout, informative: torc
     _, sampled_informative = group_advantages(torch.tensor(sampled.rewards).view(-1, sampled.group_size))
     zero_std = distributed.gather((~sampled_informative).tolist())
     batch_zero_std = distributed.gather((~informative).tolist())
-    n_unscored = len(scores) - len(rewards)
+    n_unscored = sum(s.reason in UNSCORED_REASONS for s in scores)  # also those timeout_reward scored
     first, last = passes[0], passes[-1]
     tokens = max(distributed.total(first["tokens"], world.device), 1.0)
     avg = lambda acc, key: distributed.total(acc[key], world.device) / tokens  # noqa: E731

@@ -18,6 +18,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import IO, Any
 
 from verifiers.score import SpecError
@@ -120,6 +121,27 @@ def _error_record(rec: dict | None, raw: str, error: str) -> dict:
     return out
 
 
+def same_answer(answer: str, other: str) -> Any:
+    """Whether two extracted answers are equivalent (`math_equal`, the second standing in for
+    the reference), as a Score. A model answer may be no valid reference (unbalanced braces):
+    such pairs fall back to normalised text equality."""
+    from verifiers.latex_normalize import canonical_text
+    from verifiers.math_answers import math_equal
+    from verifiers.score import BadReference, Score
+
+    try:
+        same = math_equal(answer, other)
+    except BadReference:
+        same = canonical_text(answer) == canonical_text(other)
+    return Score(float(same), same, "ok" if same else "mismatch")
+
+
+@lru_cache(maxsize=1)
+def _same_answer_verifier() -> Any:
+    from verifiers.verifier import Verifier
+    return Verifier.wrap(same_answer, "same_answer")
+
+
 class _Selection:
     """Per-group bookkeeping for evaluation (pass@k, maj@k) and rejection sampling (--keep)."""
 
@@ -137,11 +159,9 @@ class _Selection:
     def same(self, a: str, b: str) -> bool:
         """Whether two model answers are one vote (maj@k) or one answer (--dedupe).
 
-        The math verifier decides, in the reward service's workers under the run's deadline,
-        with the second answer standing in for the reference: an answer pair that runs out of
-        time counts as two answers, and no model answer can stall the report. A model answer
-        may be no valid reference (unbalanced braces): such pairs fall back to normalised text
-        equality. Without a service (the library's own callers) the verifier runs in-process."""
+        `same_answer` decides, in the reward service's workers under the run's deadline: an
+        answer pair that runs out of time counts as two answers, and no model answer can stall
+        the report. Without a service (the library's own callers) it runs in this process."""
         if a == b:
             return True
         if (a, b) not in self._pairs:
@@ -149,20 +169,10 @@ class _Selection:
         return self._pairs[(a, b)]
 
     def _decide(self, a: str, b: str) -> bool:
-        from verifiers.latex_normalize import canonical_text
-        from verifiers.score import BadReference
-
-        if self.service is not None:
-            outcome = self.service.score_outcomes([f"\\boxed{{{a}}}"], [b], ["math"])[0]
-            if outcome.score.reason != "bad_reference":
-                return outcome.score.passed
-        else:
-            from verifiers.math_answers import math_equal
-            try:
-                return math_equal(a, b)
-            except BadReference:
-                pass
-        return canonical_text(a) == canonical_text(b)
+        if self.service is None:
+            return same_answer(a, b).passed
+        outcome = self.service.score_outcomes([a], [b], [_same_answer_verifier()])[0]
+        return outcome.score.passed  # a timeout or a crash: not the same
 
     def group(self, rec: dict | None) -> Any:
         if not self.args.group_key or not isinstance(rec, dict) or self.args.group_key not in rec:

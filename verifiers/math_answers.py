@@ -190,12 +190,15 @@ _MATRIX_ENV_RE = re.compile(r"\\begin\{([pbvBV]?matrix|array)\}(.*?)\\end\{\1\}"
 _NUMERIC_MARKUP_RE = re.compile(r"\\(?:[dt]?frac|left|right|cdot|hline)(?![a-zA-Z])|\{[lcr|]+\}")
 MAX_SYMBOLIC_DETERMINANT = 4      # rows of a determinant with letters in it (a 5x5 takes seconds)
 MAX_DETERMINANT_TERMS = 200       # n! * t^n products for entries of t terms (4x4 of a+b: 384, 18 s)
+MAX_DETERMINANT_POWER = 3         # exponents in the entries ((a+b)^{90} in a 2x2: 15 s)
+_EXPONENT_RE = re.compile(r"\^\s*(?:\{([^{}]*)\}|(\S))")
 
 
 def _big_determinant(latex: str) -> bool:
     """A determinant with letters (or constants such as \\pi) in it that latex2sympy would
-    expand into too many products while parsing: more than 4x4, or n! * t^n beyond 200 when
-    entries are sums of t terms. Numeric determinants are cheap and always allowed."""
+    expand into too many products while parsing: more than 4x4, n! * t^n beyond 200 when
+    entries are sums of t terms, or entries raised to powers above 3 (or to symbolic ones).
+    Numeric determinants are cheap and always allowed."""
     if "\\det" not in latex and "vmatrix" not in latex.lower():
         return False
     for m in _MATRIX_ENV_RE.finditer(latex):
@@ -205,6 +208,9 @@ def _big_determinant(latex: str) -> bool:
             continue  # numeric
         n = max([len(rows)] + [r.count("&") + 1 for r in rows])
         terms = max(1 + len(re.findall(r"[+-]", c.lstrip("+-"))) for c in cells)
+        exponents = [a or b for a, b in _EXPONENT_RE.findall(" ".join(cells))]
+        if any(not e.strip().isdigit() or int(e) > MAX_DETERMINANT_POWER for e in exponents):
+            return True  # (a+b)^{90} in an entry: the expansion multiplies out the power too
         if n > MAX_SYMBOLIC_DETERMINANT or math.factorial(n) * terms**n > MAX_DETERMINANT_TERMS:
             return True
     return False

@@ -119,7 +119,8 @@ def test_training_counts_timeouts_when_told(model_dir, data_file, tmp_path):
     timed_out = runs[None]["reason/timeout"]
     assert 0 < timed_out < 1
     assert runs[None]["unscored_frac"] == timed_out and runs[None]["reward_mean"] == 0.5
-    assert runs[0.0]["unscored_frac"] == 0 and runs[0.0]["reward_mean"] == pytest.approx(0.5 * (1 - timed_out))
+    # counted, but still reported as unscored: timeouts on an overloaded machine stay visible
+    assert runs[0.0]["unscored_frac"] == timed_out and runs[0.0]["reward_mean"] == pytest.approx(0.5 * (1 - timed_out))
 
 
 def test_streaming_is_off_by_default_for_an_in_process_scorer(model_dir, data_file, tmp_path):

@@ -38,7 +38,7 @@ def test_two_cpu_processes_with_gloo(model_dir, data_file, tmp_path):
     cfg.write_text(yaml.safe_dump(dict(model=model_dir, data=data_file, output_dir=str(out), steps=2, save_every=0,
                                        prompts_per_step=4, group_size=4, max_new_tokens=8, device="cpu",
                                        reward="0.1*format + math", reward_workers=0, progress=False,
-                                       beta=0.05, mu=2, micro_batch_size=4)))
+                                       beta=0.05, mu=2, micro_batch_size=4, eval_data=data_file, eval_every=2)))
     script = tmp_path / "ddp_check.py"
     script.write_text(SCRIPT)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[2])}
@@ -50,4 +50,5 @@ def test_two_cpu_processes_with_gloo(model_dir, data_file, tmp_path):
     assert fingerprints[0] == fingerprints[1] and fingerprints[0].startswith("2 ")
     metrics = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert [m["step"] for m in metrics] == [1, 2]  # rank 0 alone writes metrics
+    assert 0.0 <= metrics[-1]["eval_accuracy"] <= 1.0 and "eval_accuracy" not in metrics[0]  # both ranks evaluate
     assert (out / "checkpoints" / "step_000002" / "rng_rank1.pt").exists()

@@ -420,6 +420,8 @@ def test_numeric_determinants_of_any_size_are_evaluated(answer, reference, equal
     _letters(5),            # 120 products of 25 letters: seconds in latex2sympy
     _letters(4, terms=2),   # 4! * 2^4 products: 18 s
     _letters(8),            # minutes
+    [["(a+b)^{90}", "(c+d)^{90}"], ["(e+f)^{90}", "(g+h)^{90}"]],  # the powers are expanded too: 15 s
+    [["x^{n}", "1"], ["1", "x"]],                                 # a symbolic power
 ])
 def test_symbolic_determinants_that_expand_into_too_many_products_are_refused(cells):
     score = math(boxed(_determinant(cells)), "5")
