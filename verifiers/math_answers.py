@@ -188,30 +188,39 @@ def _big_binomial(latex: str) -> bool:
 
 _MATRIX_ENV_RE = re.compile(r"\\begin\{([pbvBV]?matrix|array)\}(.*?)\\end\{\1\}", re.S)
 _NUMERIC_MARKUP_RE = re.compile(r"\\(?:[dt]?frac|left|right|cdot|hline)(?![a-zA-Z])|\{[lcr|]+\}")
-MAX_SYMBOLIC_DETERMINANT = 4      # rows of a determinant with letters in it (a 5x5 takes seconds)
+MAX_SYMBOLIC_MATRIX = 4           # rows of a symbolic matrix computed with (a 5x5 determinant: 6 s; 6x6 inverse: minutes)
 MAX_DETERMINANT_TERMS = 200       # n! * t^n products for entries of t terms (4x4 of a+b: 384, 18 s)
-MAX_DETERMINANT_POWER = 3         # exponents in the entries ((a+b)^{90} in a 2x2: 15 s)
+MAX_MATRIX_POWER = 3              # exponents of symbolic entries and matrices ((a+b)^{90} entries: 15 s; A^{20}: 9 s)
 _EXPONENT_RE = re.compile(r"\^\s*(?:\{([^{}]*)\}|(\S))")
+# something is computed from a matrix: a determinant (\det, vmatrix, bars), a power or an inverse
+_MATRIX_OP_RE = re.compile(r"\\det|\||vmatrix|\\end\{[pbvBV]?matrix\}\s*(?:\\right\s*)?[)\]]?\s*\^")
+_MATRIX_POWER_RE = re.compile(r"\s*(?:\\right\s*)?[)\]|]?\s*\^\s*(?:\{([^{}]*)\}|(\S))")
 
 
-def _big_determinant(latex: str) -> bool:
-    """A determinant with letters (or constants such as \\pi) in it that latex2sympy would
-    expand into too many products while parsing: more than 4x4, n! * t^n beyond 200 when
-    entries are sums of t terms, or entries raised to powers above 3 (or to symbolic ones).
-    Numeric determinants are cheap and always allowed."""
-    if "\\det" not in latex and "vmatrix" not in latex.lower():
+def _costly_matrix(latex: str) -> bool:
+    """A matrix with letters (or constants such as \\pi) in it that latex2sympy would compute
+    with while parsing (a determinant, an inverse, a power, a product of matrices) beyond what
+    takes it a second: more than 4x4, n! * t^n beyond 200 when entries are sums of t terms,
+    entries raised to powers above 3 or to symbolic ones, or the matrix itself raised to such a
+    power. A lone matrix is compared entry by entry, and numeric matrices are cheap: both
+    are always allowed."""
+    envs = list(_MATRIX_ENV_RE.finditer(latex))
+    if not envs or (len(envs) == 1 and not _MATRIX_OP_RE.search(latex)):
         return False
-    for m in _MATRIX_ENV_RE.finditer(latex):
+    small_power = lambda e: e.strip().lstrip("-").isdigit() and abs(int(e)) <= MAX_MATRIX_POWER  # noqa: E731
+    for m in envs:
         rows = [r for r in m.group(2).split("\\\\") if r.strip()]
         cells = [_NUMERIC_MARKUP_RE.sub("", c).strip() for r in rows for c in r.split("&")]
         if not re.search(r"[a-zA-Z\\]", " ".join(cells)):
             continue  # numeric
         n = max([len(rows)] + [r.count("&") + 1 for r in rows])
         terms = max(1 + len(re.findall(r"[+-]", c.lstrip("+-"))) for c in cells)
-        exponents = [a or b for a, b in _EXPONENT_RE.findall(" ".join(cells))]
-        if any(not e.strip().isdigit() or int(e) > MAX_DETERMINANT_POWER for e in exponents):
+        if not all(small_power(a or b) for a, b in _EXPONENT_RE.findall(" ".join(cells))):
             return True  # (a+b)^{90} in an entry: the expansion multiplies out the power too
-        if n > MAX_SYMBOLIC_DETERMINANT or math.factorial(n) * terms**n > MAX_DETERMINANT_TERMS:
+        power = _MATRIX_POWER_RE.match(latex, m.end())
+        if power and not small_power(power.group(1) or power.group(2)):
+            return True
+        if n > MAX_SYMBOLIC_MATRIX or math.factorial(n) * terms**n > MAX_DETERMINANT_TERMS:
             return True
     return False
 
@@ -259,8 +268,8 @@ def _parse(latex: str) -> tuple[Any, str | None]:
         return None, "nested too deeply"
     if _big_binomial(latex):
         return None, "binomial too large to evaluate"  # latex2sympy evaluates \binom while parsing
-    if _big_determinant(latex):
-        return None, "determinant too large to evaluate"
+    if _costly_matrix(latex):
+        return None, "matrix too large to compute with"
     if _PRIME_RE.search(latex.rpartition("=")[2]):
         return None, "derivative prime"  # the parser drops it: (x^2)' would read as x^2 (a
         # primed name left of "=", f'(x) = 2x, only names the value)

@@ -416,16 +416,35 @@ def test_numeric_determinants_of_any_size_are_evaluated(answer, reference, equal
     assert math_equal(answer, reference) is equal
 
 
-@pytest.mark.parametrize("cells", [
-    _letters(5),            # 120 products of 25 letters: seconds in latex2sympy
-    _letters(4, terms=2),   # 4! * 2^4 products: 18 s
-    _letters(8),            # minutes
-    [["(a+b)^{90}", "(c+d)^{90}"], ["(e+f)^{90}", "(g+h)^{90}"]],  # the powers are expanded too: 15 s
-    [["x^{n}", "1"], ["1", "x"]],                                 # a symbolic power
+def _matrix(cells: list[list[str]], env: str = "pmatrix") -> str:
+    return f"\\begin{{{env}}}" + " \\\\ ".join(" & ".join(row) for row in cells) + f"\\end{{{env}}}"
+
+
+@pytest.mark.parametrize("answer", [
+    _determinant(_letters(5)),            # 120 products of 25 letters: seconds in latex2sympy
+    _determinant(_letters(4, terms=2)),   # 4! * 2^4 products: 18 s
+    _determinant(_letters(8)),            # minutes
+    _determinant([["(a+b)^{90}", "(c+d)^{90}"], ["(e+f)^{90}", "(g+h)^{90}"]]),  # powers expanded too: 15 s
+    _determinant([["x^{n}", "1"], ["1", "x"]]),                                 # a symbolic power
+    _matrix(_letters(5), "vmatrix"),
+    "\\left|" + _matrix(_letters(6), "matrix") + "\\right|",
+    _matrix(_letters(6)) + "^{-1}",                                             # an inverse: minutes
+    _matrix(_letters(2)) + "^{20}",                                             # a power: 9 s
+    "\\left(" + _matrix(_letters(2)) + "\\right)^{k}",
+    _matrix(_letters(6)) + _matrix(_letters(6)),                                # a product
 ])
-def test_symbolic_determinants_that_expand_into_too_many_products_are_refused(cells):
-    score = math(boxed(_determinant(cells)), "5")
-    assert score.reason == "parse_error"
+def test_symbolic_matrices_too_costly_to_compute_with_are_refused(answer):
+    assert math(boxed(answer), "5").reason == "parse_error"
+
+
+def test_cheap_matrix_answers_are_still_evaluated():
+    from verifiers.math_answers import _parse
+
+    assert math_equal(_matrix(_letters(6)), _matrix(_letters(6)))       # a lone matrix: entry by entry
+    assert not math_equal(_matrix(_letters(6)), _matrix(_letters(6, terms=2)))
+    for cheap in (_determinant(_letters(3)), _matrix(_letters(4)) + "^{-1}", _matrix(_letters(2)) + "^{3}",
+                  _matrix([["2" if i == j else "0" for j in range(8)] for i in range(8)]) + "^{-1}"):
+        assert _parse(cheap)[0] is not None, cheap
 
 
 @pytest.mark.parametrize(("answer", "reference", "equal"), [
