@@ -17,6 +17,14 @@ def greedy_accuracy(model: Any, tokenizer: Any, prompts: list[str], references: 
                     max_new_tokens: int, batch_size: int = 64, dtype: torch.dtype | None = None,
                     specs: list[str | None] | None = None) -> float:
     """Fraction of prompts whose greedy completion passes its verifier."""
+    passed = greedy_passes(model, tokenizer, prompts, references, scorer, max_new_tokens, batch_size, dtype, specs)
+    return passed / max(len(prompts), 1)
+
+
+def greedy_passes(model: Any, tokenizer: Any, prompts: list[str], references: list[Any], scorer: Scorer,
+                  max_new_tokens: int, batch_size: int = 64, dtype: torch.dtype | None = None,
+                  specs: list[str | None] | None = None) -> int:
+    """How many prompts' greedy completions pass their verifier."""
     passed = 0
     for i in range(0, len(prompts), batch_size):
         chunk = list(range(i, min(i + batch_size, len(prompts))))
@@ -24,4 +32,4 @@ def greedy_accuracy(model: Any, tokenizer: Any, prompts: list[str], references: 
                               greedy=True, dtype=dtype)
         scores = scorer.score(ro.texts, [references[j] for j in chunk], [specs[j] for j in chunk] if specs else None)
         passed += sum(s.passed for s in scores)
-    return passed / max(len(prompts), 1)
+    return passed

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import torch
@@ -99,7 +100,7 @@ def _row_logits(model: Any, batch: Batch) -> Tensor:
     """Every row in full, [left-padded prompt | completion]: one forward pass over n·(Tp + T) tokens."""
     input_ids = torch.cat([batch.prompt_ids[batch.prompt_of], batch.completion_ids], 1)    # (n, Tp + T)
     attention_mask = torch.cat([batch.prompt_mask[batch.prompt_of], batch.completion_mask], 1)
-    position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+    position_ids = positions(attention_mask)
     t = batch.completion_ids.shape[1]
     # logits_to_keep: only the T + 1 last positions reach the LM head (saves n·Tp·V floats)
     logits = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
@@ -117,20 +118,35 @@ def _shared_prefix_logits(model: Any, batch: Batch) -> Tensor | None:
     # which under DDP is the wrapper: exactly one wrapper forward per backward arms gradient
     # sync, for the gradients of both passes, and the fallback below is that one forward.
     base = getattr(model, "module", model)
-    pos = (batch.prompt_mask.cumsum(-1) - 1).clamp(min=0)                     # (u, Tp)
-    out = base(input_ids=batch.prompt_ids, attention_mask=batch.prompt_mask, position_ids=pos,
-               use_cache=True, logits_to_keep=1)
+    shared = prompt_cache(base, batch.prompt_ids, batch.prompt_mask, batch.prompt_of)
+    if shared is None:
+        return None
+    first, cache = shared                                                    # (n, 1, V) predicts token 0
+    t = batch.completion_ids.shape[1]
+    attention_mask = torch.cat([batch.prompt_mask[batch.prompt_of], batch.completion_mask[:, :-1]], 1)
+    position_ids = batch.prompt_mask.sum(-1)[batch.prompt_of, None] + torch.arange(t - 1, device=first.device)  # (n, T - 1)
+    rest = model(input_ids=batch.completion_ids[:, :-1], attention_mask=attention_mask, position_ids=position_ids,
+                 use_cache=True, **cache).logits                              # (n, T - 1, V)
+    return torch.cat([first, rest], 1)
+
+
+def prompt_cache(model: Any, prompt_ids: Tensor, prompt_mask: Tensor, rows: Tensor) -> tuple[Tensor, dict] | None:
+    """One forward pass over the u distinct left-padded prompts; returns the logits of their
+    last position and their KV cache, both indexed to the n rows (`rows[r]` is row r's prompt),
+    the cache as the keyword argument a forward pass or `generate` takes. Indexing keeps the
+    cache in the autograd graph. None when the model returns no cache."""
+    out = model(input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=positions(prompt_mask),
+                use_cache=True, logits_to_keep=1)
     cache = returned_cache(out)
     if cache is None:
         return None
-    first = out.logits[batch.prompt_of]                                     # (n, 1, V) predicts token 0
-    t = batch.completion_ids.shape[1]
-    cache.batch_select_indices(batch.prompt_of)                             # (u, ...) -> (n, ...)
-    attention_mask = torch.cat([batch.prompt_mask[batch.prompt_of], batch.completion_mask[:, :-1]], 1)
-    position_ids = pos[batch.prompt_of, -1:] + 1 + torch.arange(t - 1, device=pos.device)  # (n, T - 1)
-    rest = model(input_ids=batch.completion_ids[:, :-1], attention_mask=attention_mask, position_ids=position_ids,
-                 use_cache=True, **{cache_argument(base): cache}).logits    # (n, T - 1, V)
-    return torch.cat([first, rest], 1)
+    cache.batch_select_indices(rows)                                       # (u, ...) -> (n, ...)
+    return out.logits[rows], {cache_argument(model): cache}
+
+
+def positions(attention_mask: Tensor) -> Tensor:
+    """Position ids of left-padded rows: 0 at each row's first real token (padding gets 0)."""
+    return (attention_mask.cumsum(-1) - 1).clamp(min=0)
 
 
 def _checkpointing(model: Any) -> bool:
@@ -141,7 +157,12 @@ def _checkpointing(model: Any) -> bool:
 def cache_argument(model: Any) -> str:
     """The forward argument that takes a KV cache: `cache` from transformers 5.24, before that
     `past_key_values`."""
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    return _cache_argument(type(model))
+
+
+@lru_cache(maxsize=64)
+def _cache_argument(model_class: type) -> str:  # once per class: inspect.signature is slow
+    return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
 
 
 def returned_cache(output: Any) -> Any:

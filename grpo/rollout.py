@@ -19,7 +19,7 @@ import torch
 from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
 
 from grpo.distributed import autocast
-from grpo.policy import cache_argument, returned_cache
+from grpo.policy import prompt_cache
 
 
 @dataclass
@@ -125,14 +125,10 @@ def _group_prompt_cache(model: Any, input_ids: torch.Tensor, attention_mask: tor
     column. Prefill costs P·Tp tokens instead of N·Tp. Empty when there is nothing to share."""
     if group_size < 2 or input_ids.shape[1] < 2:
         return {}
-    ids, mask = input_ids[::group_size, :-1], attention_mask[::group_size, :-1]   # (P, Tp - 1)
-    out = model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
-                use_cache=True, logits_to_keep=1)
-    cache = returned_cache(out)
-    if cache is None:
-        return {}
-    cache.batch_repeat_interleave(group_size)                              # (P, ...) -> (N, ...)
-    return {cache_argument(model): cache}
+    groups = torch.arange(len(input_ids) // group_size, device=input_ids.device)
+    shared = prompt_cache(model, input_ids[::group_size, :-1], attention_mask[::group_size, :-1],
+                          groups.repeat_interleave(group_size))                # (P, Tp - 1) -> N rows
+    return shared[1] if shared is not None else {}
 
 
 def pass_rate(rollout: Rollout) -> float:

@@ -35,7 +35,7 @@ from grpo import checkpoint, distributed, optim, rollout
 from grpo.advantages import group_advantages
 from grpo.config import GRPOConfig
 from grpo.data import Sampler, load_rows, render_prompt
-from grpo.evaluate import greedy_accuracy
+from grpo.evaluate import greedy_passes
 from grpo.loss import policy_loss
 from grpo.policy import collate, completion_logprobs, load_model, load_tokenizer
 from grpo.scoring import UNSCORED_REASONS, Scorer, StreamedScoring, reward_service, to_rewards
@@ -212,11 +212,10 @@ def _eval_accuracy(model: Any, tokenizer: Any, eval_set: dict, scorer: Scorer, c
     """Greedy pass rate on the held-out prompts, each process taking every W-th one."""
     mine = range(world.rank, len(eval_set["prompts"]), world.size)
     specs = eval_set.get("specs")
-    rate = greedy_accuracy(model, tokenizer, [eval_set["prompts"][i] for i in mine],
+    passed = greedy_passes(model, tokenizer, [eval_set["prompts"][i] for i in mine],
                            [eval_set["references"][i] for i in mine], scorer, cfg.max_new_tokens, dtype=dtype,
                            specs=[specs[i] for i in mine] if specs else None)
-    passed = distributed.total(round(rate * len(mine)), world.device)
-    return passed / max(distributed.total(len(mine), world.device), 1.0)
+    return distributed.total(passed, world.device) / max(len(eval_set["prompts"]), 1)
 
 
 def micro_batches(batch: rollout.Rollout, size: int) -> list[list[int]]:

@@ -215,9 +215,11 @@ _NUMBER_WORD = (r"zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|t
 # a candidate ends its phrase: "(or possibly $\frac13$ if order matters)" offers 1/3, but
 # "(but $n$ must be odd)" talks about n
 _PHRASE_END = r"(?=[ \t]*(?:[).,;!?]|$|(?:if|depending|when|since|instead)\b))"
+# the body of a brace group with at most one level of groups inside: \boxed{\frac{1}{2}}
+BRACED_BODY = r"[^{}]*(?:\{[^{}]*\}[^{}]*)*"
 _HEDGE_CANDIDATE_RE = re.compile(
     r"[\s:]*(?:(?:\$\$(?P<d>[^$]+)\$\$|\$(?P<s>[^$]+)\$|\\\((?P<p>.+?)\\\)"
-    r"|\\boxed\s*\{(?P<b>[^{}]*(?:\{[^{}]*\}[^{}]*)*)\}"
+    r"|\\boxed\s*\{(?P<b>" + BRACED_BODY + r")\}"
     r"|(?P<n>-?\d+(?:[.,/]\d+)*)|(?P<w>" + _NUMBER_WORD + r")"
     r"|(?P<x>-?\\[a-zA-Z]+(?:\s*\{[^{}]*\})*))" + _PHRASE_END +
     r"|(?-i:\(?(?P<l>[A-E])\)?)(?![\w]))",

@@ -194,7 +194,7 @@ MAX_MATRIX_POWER = 3              # exponents of symbolic entries and matrices (
 _EXPONENT_RE = re.compile(r"\^\s*(?:\{([^{}]*)\}|(\S))")
 # something is computed from a matrix: a determinant (\det, vmatrix, bars), a power or an inverse
 _MATRIX_OP_RE = re.compile(r"\\det|\||vmatrix|\\end\{[pbvBV]?matrix\}\s*(?:\\right\s*)?[)\]]?\s*\^")
-_MATRIX_POWER_RE = re.compile(r"\s*(?:\\right\s*)?[)\]|]?\s*\^\s*(?:\{([^{}]*)\}|(\S))")
+_MATRIX_POWER_RE = re.compile(r"\s*(?:\\right\s*)?[)\]|]?\s*" + _EXPONENT_RE.pattern)  # after a matrix
 
 
 def _costly_matrix(latex: str) -> bool:

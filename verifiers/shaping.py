@@ -24,12 +24,13 @@ import re
 import unicodedata
 from typing import Any
 
+from verifiers.extract import BRACED_BODY
 from verifiers.format import INVISIBLE
 from verifiers.score import Score
 from verifiers.verifier import Verifier
 
 _TAGS = re.compile(r"</?\s*(?:think|answer)\s*>", re.IGNORECASE)
-_MATH = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\]|\\boxed\s*\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}", re.DOTALL)
+_MATH = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\]|\\boxed\s*\{" + BRACED_BODY + r"\}", re.DOTALL)
 
 
 # Invisible characters separate words as spaces do (text joined by zero-width spaces is still
