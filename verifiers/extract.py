@@ -198,32 +198,44 @@ def _unboxed(text: str, box: _Box) -> str:
     return "".join(c for c, d in zip(inner, drop, strict=True) if not d).strip()
 
 
-# After the final box: punctuation, an optional "(", a hedge word, filler words ("possibly",
-# "it could also be"), then one candidate: a math span, a box, a bare number that ends its
-# phrase ("or 1 hour" restates in a unit and is not read), or an option letter ("or (B)").
-# Matched step by step, each step an unambiguous anchored pattern, so the cost is linear in
-# the window.
-_HEDGE_LEAD_RE = re.compile(
-    r"[\s$}).,;:\-\u2013\u2014]*[(\[]?\s*(?:\\text\s*\{\s*)?"
-    r"(?:or|alternatively|otherwise|possibly|perhaps|maybe|but|though|although|unless|except)\b\s*\}?",
-    re.IGNORECASE)
-_HEDGE_FILLER_RE = re.compile(
-    r"[\s,:]*(?:possibly|perhaps|maybe|equivalently|alternatively|rather|else|also|even|it|the|answer|value"
-    r"|this|that|could|might|may|would|be|is|was|if)\b", re.IGNORECASE)
+# After the final box: punctuation, an optional "(", then either
+#   1. words that offer an alternative ("or", "also", "another", "alternatively"), possibly
+#      among filler words ("it could also be", "another possible answer is"), then a candidate;
+#   2. a candidate followed by a predicate that says it is an answer too ("5 is also
+#      possible", "5 works too", "5 would also be correct").
+# A candidate is a math span, a box, a bare number, a number word, a LaTeX command or an
+# option letter, and it ends its phrase ("or 1 hour" restates in a unit and is not read).
+# Matched word by word, each step an unambiguous anchored pattern, so the cost is linear.
+# the `$` closing a `$\\boxed{..}$` is skipped, not one that opens a candidate ("; $5$ is also ...")
+_HEDGE_OPEN_RE = re.compile(r"(?:[\s}]*\$\$?)?[\s}).,;:\-\u2013\u2014]*[(\[]?")
+_HEDGE_WORD_RE = re.compile(r"[\s,:;\-\u2013\u2014]*(?:\\text\s*\{\s*)?([A-Za-z]+)\b\s*\}?")
+_OFFERS = frozenset("or alternatively otherwise possibly perhaps maybe but though although unless except "
+                    "also another other".split())
+_FILLERS = frozenset("possibly perhaps maybe equivalently alternatively rather else also even it the answer "
+                     "answers value values this that could might may would be is are was if possible "
+                     "solution solutions option one result".split())
 _NUMBER_WORD = (r"zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen"
                 r"|fifteen|sixteen|seventeen|eighteen|nineteen|twenty")
+# "is also possible", "works too", "would also be a valid answer": a candidate offered as an answer
+_PREDICATE = (r"(?P<pred>(?:[ \t]+(?:is|are|would|could|might|may|will|also|too|as|well|be|equally|another|a|an"
+              r"|possible|valid|correct|right|acceptable|fine|true|works?|solution|answer|option|possibility"
+              r"|value)\b){1,8})?")
+_PRED_MARKERS = frozenset("also too well equally another".split())
+_PRED_AFFIRMS = frozenset("possible valid correct right acceptable fine true works work solution answer option "
+                          "possibility value".split())
 # a candidate ends its phrase: "(or possibly $\frac13$ if order matters)" offers 1/3, but
-# "(but $n$ must be odd)" talks about n
-_PHRASE_END = r"(?=[ \t]*(?:[).,;!?]|$|(?:if|depending|when|since|instead)\b))"
+# "(but $n$ must be odd)" talks about n; "3! = 6" is a factorial, not an exclamation
+_PHRASE_END = r"(?=[ \t]*(?:[).,;?]|!(?!\s*=)|$|(?:if|depending|when|since|instead)\b))"
 # the body of a brace group with at most one level of groups inside: \boxed{\frac{1}{2}}
 BRACED_BODY = r"[^{}]*(?:\{[^{}]*\}[^{}]*)*"
 _HEDGE_CANDIDATE_RE = re.compile(
     r"[\s:]*(?:(?:\$\$(?P<d>[^$]+)\$\$|\$(?P<s>[^$]+)\$|\\\((?P<p>.+?)\\\)"
     r"|\\boxed\s*\{(?P<b>" + BRACED_BODY + r")\}"
     r"|(?P<n>-?\d+(?:[.,/]\d+)*)|(?P<w>" + _NUMBER_WORD + r")"
-    r"|(?P<x>-?\\[a-zA-Z]+(?:\s*\{[^{}]*\})*))" + _PHRASE_END +
+    r"|(?P<x>-?\\[a-zA-Z]+(?:\s*\{[^{}]*\})*))" + _PREDICATE + _PHRASE_END +
     r"|(?-i:\(?(?P<l>[A-E])\)?)(?![\w]))",
     re.IGNORECASE | re.DOTALL)
+_CONNECTIVE_RE = re.compile(r"[\s,;:]*(?:and|but|while|though|although|so)\b", re.IGNORECASE)
 # before the final box: "either 3 or \boxed{2}", "3 or $\boxed{2}$"
 _HEDGE_BEFORE_RE = re.compile(
     r"(?:\$(?P<s>[^$]{1,80})\$|\\\((?P<p>.{1,80}?)\\\)|(?<![\w.])(?P<n>-?\d+(?:[.,/]\d+)*))"
@@ -261,18 +273,22 @@ def hedged_alternative(text: str, words: bool = False) -> str | None:
     if before is not None:
         return before.group("t")  # a text answer: "London or \boxed{Paris}"
     tail = text[end:end + _HEDGE_WINDOW]
-    m = _HEDGE_LEAD_RE.match(tail)
-    if m is None:
-        return None
-    pos = m.end()
-    for _ in range(8):  # "or, it could also possibly be"
-        filler = _HEDGE_FILLER_RE.match(tail, pos)
-        if filler is None:
+    start = pos = _HEDGE_OPEN_RE.match(tail).end()
+    offered = False
+    for _ in range(10):  # "or, it could also possibly be", "another possible answer is"
+        word = _HEDGE_WORD_RE.match(tail, pos)
+        if word is None or word.group(1).lower() not in _OFFERS | _FILLERS:
             break
-        pos = filler.end()
-    m = _HEDGE_CANDIDATE_RE.match(tail, pos)
+        offered = offered or word.group(1).lower() in _OFFERS
+        pos = word.end()
+    m = _HEDGE_CANDIDATE_RE.match(tail, pos) if offered else None
     if m is None:
-        return None
+        # "; 5 is also possible", "(and 5 works too)": the predicate offers the candidate
+        connective = _CONNECTIVE_RE.match(tail, start)
+        m = _HEDGE_CANDIDATE_RE.match(tail, connective.end() if connective else start)
+        words = set((m.group("pred") or "").lower().split()) if m is not None else set()
+        if not (words & _PRED_MARKERS and words & _PRED_AFFIRMS):
+            return None
     return next(g for g in m.group("d", "s", "p", "b", "n", "w", "x", "l") if g is not None).strip() or None
 
 
@@ -282,18 +298,44 @@ _ANSWER_IS_RE = re.compile(
 )
 _NEGATED_RE = re.compile(r"\s*(?:not|never|n't)\b", re.IGNORECASE)
 _RELATION_RE = re.compile(r"[=<>]|\\(?:le|ge|lt|gt|neq|ne|approx|implies|Rightarrow)(?![a-zA-Z])")
-_HEDGE_WORDS_RE = re.compile(r"\b(?:either|or|maybe|perhaps|possibly|not|unless|alternatively)\b", re.IGNORECASE)
-_MATH_SPAN_RE = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
+_HEDGE_WORDS_RE = re.compile(r"\b(?:either|or|maybe|perhaps|possibly|not|unless|alternatively|otherwise|also"
+                             r"|another)\b", re.IGNORECASE)
+# (opener, closer), in the order a lazy `$$(.+?)$$|$(.+?)$|\\((.+?)\\)|\\[(.+?)\\]` tries them
+_SPAN_DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
+_SPAN_OPEN_RE = re.compile(r"\$|\\[(\[]")
 
 
 def _math_spans(text: str) -> list[str]:
-    """The contents of the $...$, $$...$$, \\(...\\) and \\[...\\] spans, in order."""
-    return [next(g for g in groups if g).strip() for groups in _MATH_SPAN_RE.findall(text)]
+    """The contents of the $...$, $$...$$, \\(...\\) and \\[...\\] spans, in order: what
+    `_SPAN_DELIMS`' lazy regex would find, in one pass. The regex rescans to the end of the
+    text from every opener that never closes (quadratic: 2 s for 16 KB of `\\(`); here each
+    closer is searched for from left to right once, and not at all once it is known to be
+    missing from the rest of the text."""
+    out, pos = [], 0
+    next_close: dict[str, int] = {}  # closer -> its first index at or after the last search start, -1: none
+    while (m := _SPAN_OPEN_RE.search(text, pos)) is not None:
+        at, found = m.start(), None
+        for open_, close in _SPAN_DELIMS:
+            if not text.startswith(open_, at):
+                continue
+            body = at + len(open_)
+            end = next_close.get(close)
+            if end is None or 0 <= end < body + 1:  # the content is at least one character (.+?)
+                end = next_close[close] = text.find(close, body + 1)
+            if end >= 0:
+                found = (body, end, end + len(close))
+                break
+        if found is None:
+            pos = at + 1
+            continue
+        out.append(text[found[0]:found[1]].strip())
+        pos = found[2]
+    return out
 
 
 def _clean_tail(s: str) -> str:
     s = s.strip().strip("*").strip()
-    s = re.sub(r"[.;,!]+$", "", s).strip()  # sentence punctuation, never a decimal point inside
+    s = s.rstrip(".;,!").strip()  # sentence punctuation, never a decimal point inside
     return s.strip("*").strip()
 
 
@@ -366,8 +408,10 @@ def choice_letter(text: str) -> str | None:
     """The multiple-choice letter A-E: from \\boxed{D}, "answer: C", "the answer is (B)", "(B)".
 
     Most specific pattern first; within one pattern, the last occurrence. Upper case only,
-    so the article "a" is never read as option A.
+    so the article "a" is never read as option A. Runs of whitespace count as one space (the
+    patterns' adjacent `\\s*` would otherwise backtrack cubically over a long run).
     """
+    text = re.sub(r"\s+", " ", text)
     for pattern in _CHOICE_PATTERNS:
         found = pattern.findall(text)
         if found:
@@ -379,17 +423,26 @@ _DELIMS = [("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$")]
 
 
 def strip_math_delimiters(s: str) -> str:
-    """'$x$' -> 'x', '\\[x\\]' -> 'x'; repeated until none are left around the whole string."""
-    s = s.strip()
+    """'$x$' -> 'x', '\\[x\\]' -> 'x'; repeated until none are left around the whole string.
+    Moves two indices instead of slicing, so that "$$$$...$$$$" costs linear time."""
+    i, j = 0, len(s)
+    while i < j and s[i].isspace():
+        i += 1
+    while j > i and s[j - 1].isspace():
+        j -= 1
     changed = True
     while changed:
         changed = False
         for left, right in _DELIMS:
-            if len(s) >= len(left) + len(right) and s.startswith(left) and s.endswith(right):
-                s = s[len(left): len(s) - len(right)].strip()
+            if j - i >= len(left) + len(right) and s.startswith(left, i) and s.endswith(right, i, j):
+                i, j = i + len(left), j - len(right)
+                while i < j and s[i].isspace():
+                    i += 1
+                while j > i and s[j - 1].isspace():
+                    j -= 1
                 changed = True
                 break
-    return s
+    return s[i:j]
 
 
 _PROSE_RE = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{4,}")
@@ -414,7 +467,22 @@ def _from_block(block: str) -> str:
     return block if others or _HEDGE_WORDS_RE.search(block) else spans[-1]
 
 
-_GSM8K_RE = re.compile(r"^\s*####\s*(.+?)\s*$", re.MULTILINE)
+_GSM8K_RE = re.compile(r"^[ \t\r\f\v]*####", re.MULTILINE)
+_GSM8K_VALUE_RE = re.compile(r"\s*([^\n]*)")
+
+
+def _gsm8k_answer(text: str) -> str | None:
+    """The text after the last "####" that starts a line and has something after it, up to
+    the end of that line (or of the next non-blank one); None without one. A regex such as
+    `^\\s*####\\s*(.+?)\\s*$` backtracks over every run of blank lines from each of its
+    starts: quadratic on a completion of newlines. Here each blank run is crossed once."""
+    for m in reversed(list(_GSM8K_RE.finditer(text))):
+        value = _GSM8K_VALUE_RE.match(text, m.end())
+        if value.group(1) or text[m.end():value.start(1)].strip("\n"):  # something, if only a space
+            return value.group(1).strip()
+    return None
+
+
 _SHORT_CHARS, _SHORT_LINES = 300, 3
 
 
@@ -456,9 +524,9 @@ def extract_answer(text: str, last_number_fallback: bool = False) -> str | None:
         return boxed
     if _boxes(text):
         return None  # an empty or unclosed box is a broken final answer, not a cue to guess
-    hashes = _GSM8K_RE.findall(text)
-    if hashes:
-        return _clean_tail(hashes[-1]) or None
+    hashes = _gsm8k_answer(text)
+    if hashes is not None:
+        return _clean_tail(hashes) or None
     said = answer_is(text)
     if said is not None:
         return said

@@ -43,7 +43,8 @@ _UNICODE = {
     "π": r"\pi ", "√": r"\sqrt", "∞": r"\infty ", "−": "-", "–": "-", "×": r"\times ",
     "·": r"\cdot ", "÷": "/", "≤": r"\le ", "≥": r"\ge ", "≠": r"\ne ", "∪": r"\cup ",
     "∩": r"\cap ", "∅": r"\emptyset ", "ℝ": r"\mathbb{R}", "\u2009": " ", "\u00a0": " ",
-    "\u202f": " ",
+    "\u202f": " ", "≈": r"\approx ", "≃": r"\simeq ", "≅": r"\cong ", "∼": r"\sim ", "∝": r"\propto ",
+    "≡": r"\equiv ",
 }
 
 _SPACE_CMDS = r"(?:(?<!\\)\\[,;: ]|\\quad|\\qquad|\\thinspace|~)"
@@ -55,6 +56,8 @@ _DEGREE_RE = re.compile(
     r"\^\s*\{?\s*\\circ\s*\}?|\^\s*\{\s*\\text\{\s*o\s*\}\s*\}|°|\\degree|(?<=[\d}])\s*\\circ(?![a-zA-Z])")  # not f \circ g
 _TRIG_DEGREE_RE = re.compile(
     r"(\\(?:sin|cos|tan|cot|sec|csc)\s*\(?\s*)(\d+(?:\.\d+)?)\s*(?:\^\s*\{?\s*\\circ\s*\}?|°|\\degree)")
+_ELLIPSIS_RE = re.compile(r"^-?\d*\.\d{1,64}\s*(?:\\ldots|\.\.\.|…)$")
+# cubic in the digits (prefix x period x repeats): only tried on at most 64 digits, above
 _ELLIPSIS_REPEAT_RE = re.compile(r"^(-?\d*)\.(\d*?)(\d+?)\3+\s*(?:\\ldots|\.\.\.|…)$")
 _PERCENT_RE = re.compile(r"\s*(?:\\%|%|\\text\{\s*\\?%\s*\}|\\text\{\s*percent\s*\}|\bpercent\b)\s*$")
 _UNIT_TEXT_RE = re.compile(
@@ -177,7 +180,10 @@ def _repeating(m: re.Match) -> str:
 
 def normalize_answer(s: str) -> Normalized:
     """The normalised LaTeX of one answer (see the module docstring for every rule)."""
-    s = s.strip()
+    # Runs of whitespace become one space first, and again once the LaTeX spacing commands are
+    # spaces: patterns below put `\s*` next to `\s*` (`\s*,?\s*or`), which backtracks
+    # cubically over a long run (5 s for a 2,000-character answer).
+    s = re.sub(r"\s+", " ", s).strip()
     for k, v in _UNICODE.items():
         s = s.replace(k, v)
     s = strip_math_delimiters(s)
@@ -197,12 +203,14 @@ def normalize_answer(s: str) -> Normalized:
     s = re.sub(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox)\s*\{([^{}]*)\}",
                lambda m: m.group(1) if not re.search(r"[a-zA-Z]{2}", m.group(1)) else m.group(0), s)
     s = _THOUSANDS_GROUP_RE.sub(lambda m: m.group(1) + re.sub(r"\D", "", m.group(2)), s)
-    s = re.sub(_SPACE_CMDS, " ", s)
+    s = re.sub(r"\s+", " ", re.sub(_SPACE_CMDS, " ", s))
     s = s.replace("{,}", ",")
     # degrees inside a trig function are converted (sin 30° = 1/2); elsewhere they are a unit
     s = _TRIG_DEGREE_RE.sub(lambda m: rf"{m.group(1)}{{\frac{{{m.group(2)}\pi}}{{180}}}}", s)
     s = _DEGREE_RE.sub("", s)
-    s = _ELLIPSIS_REPEAT_RE.sub(lambda m: rf"{m.group(1)}.{m.group(2)}\overline{{{m.group(3)}}}", s.strip())
+    s = s.strip()
+    if _ELLIPSIS_RE.match(s):
+        s = _ELLIPSIS_REPEAT_RE.sub(lambda m: rf"{m.group(1)}.{m.group(2)}\overline{{{m.group(3)}}}", s)
     s = s.strip().rstrip(".").strip()
     percent = False
     m = _PERCENT_RE.search(s)

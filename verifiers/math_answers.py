@@ -67,9 +67,12 @@ __all__ = ["ExactVerifier", "MathVerifier", "choice_answer", "choice_key", "math
 
 MAX_ANSWER_CHARS = 2000
 MAX_BRACE_DEPTH = 40  # the ANTLR parser slows down sharply on deeply nested groups
-_LETTER = r"\(?\s*[A-E]\s*\)?"
-_CHOICE_KEY_RE = re.compile(rf"^\s*{_LETTER}(?:\s*(?:,|\band\b)\s*{_LETTER})*\s*$")
-_LETTER_LIST_RE = re.compile(rf"^\s*{_LETTER}(?:\s*(?:,|;|\band\b|\bor\b|\s)\s*{_LETTER})*\s*$")
+# Matched on `_unwrap_text`'s output, whose spaces are single and never inside "(B)": each
+# separator below then has one reading, so a near-miss fails in linear time (with `\s*` on
+# both sides of a separator that may itself be a space, "A A A ... x" backtracked exponentially).
+_LETTER = r"\(?[A-E]\)?"
+_CHOICE_KEY_RE = re.compile(rf"^ ?{_LETTER}(?: ?(?:,|\band\b) ?{_LETTER})* ?$")
+_LETTER_LIST_RE = re.compile(rf"^ ?{_LETTER}(?:(?: ?[,;] ?| (?:and|or) | ){_LETTER})* ?$")
 _LETTER_VALUE_RE = re.compile(r"^\s*\(([A-E])\)|^\s*([A-E])\s*[.:)]")
 # a letter standing as an option: not inside a word or a name (f(B), AB), nor a decimal-like A.B
 _OPTION_RE = re.compile(r"(?<![\w\\.])(?<!\w\()\(?([A-E])\)?(?![\w(]|\.\w)")
@@ -113,10 +116,11 @@ def choice_answer(answer: str) -> frozenset[str] | None:
 
 
 def _unwrap_text(s: str) -> str:
-    s = strip_math_delimiters(s.strip())
+    s = strip_math_delimiters(re.sub(r"\s+", " ", s))
     for _ in range(3):
         s = re.sub(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox|boxed)\s*\{([^{}]*)\}", r"\1", s)
     s = re.sub(r"\\[,;:! ]|\\quad|\$", " ", s)
+    s = re.sub(r"\( ", "(", re.sub(r" \)", ")", re.sub(r"\s+", " ", s)))  # "( B )" -> "(B)"
     return s.strip().rstrip(".").strip()
 
 _INT = r"-?\d+"
@@ -266,6 +270,8 @@ def _parse(latex: str) -> tuple[Any, str | None]:
         return None, "empty"
     if _nesting_depth(latex) > MAX_BRACE_DEPTH:
         return None, "nested too deeply"
+    if _APPROX_RE.search(latex):
+        return None, "approximate relation"  # the parser would keep one side of it
     if _big_binomial(latex):
         return None, "binomial too large to evaluate"  # latex2sympy evaluates \binom while parsing
     if _costly_matrix(latex):
@@ -325,9 +331,40 @@ def _normalized_reference(reference: str) -> Normalized:
     return normalize_answer(reference)
 
 
+# latex2sympy reads `a \approx b` as a (or as b when a is a name), so `4 \approx 5` would be 4
+_APPROX_RE = re.compile(r"\\(?:approx|thickapprox|approxeq|simeq|sim|thicksim|cong|doteq|propto|asymp)(?![a-zA-Z])")
+_ROUNDING_RE = re.compile(r"^-?(\d*)(?:\.(\d+))?$")
+
+
+def _approximation(a: Normalized, r: Normalized) -> str:
+    """The verdict on `exact \\approx decimal`: an answer that is a relation between two values
+    is not either value, unless the right side is the left side rounded (or truncated) to
+    the digits it shows: `\\frac{\\sqrt3}{2} \\approx 0.866` is the exact value with its
+    decimal, `4 \\approx 5` is no answer. \\sim, \\propto, \\cong are never a value."""
+    parts = _APPROX_RE.split(a.latex)
+    if len(parts) != 2 or not re.search(r"\\(?:thick)?approx(?:eq)?(?![a-zA-Z])", a.latex):
+        return "mismatch"
+    exact, approx = parts[0].strip(), parts[1].strip().replace(",", "")
+    digits = _ROUNDING_RE.match(approx.replace(" ", ""))
+    if not exact or digits is None or _verdict(Normalized(exact, a.percent), r) != "ok":
+        return "mismatch"
+    ref, _ = _parse(r.latex)
+    if isinstance(ref, sympy.Equality):
+        ref = ref.rhs  # x = \frac{1}{3}
+    if not isinstance(ref, sympy.Expr) or ref.free_symbols:
+        return "mismatch"
+    try:
+        error = abs(sympy.N(ref, 30) - sympy.Rational(approx))
+        return "ok" if bool(error < sympy.Rational(1, 10 ** len(digits.group(2) or ""))) else "mismatch"
+    except (TypeError, ValueError, ArithmeticError):
+        return "mismatch"
+
+
 @lru_cache(maxsize=65536)
 def _verdict(a: Normalized, r: Normalized) -> str:
     """"ok", "mismatch" or "parse_error" for normalised answer vs normalised reference."""
+    if _APPROX_RE.search(a.latex) and not _APPROX_RE.search(r.latex):
+        return _approximation(a, r)
     a_latex, r_latex = a.latex, r.latex
     if a_latex == r_latex:
         return "ok"
@@ -397,13 +434,31 @@ def math_equal(answer: str, reference: str) -> bool:
     return math_verdict(answer, reference) == "ok"
 
 
+def _top_level_items(answer: str) -> list[str]:
+    """"2, \\frac{1}{2}, (3, 4)" -> ["2", "\\frac{1}{2}", "(3, 4)"]: split at commas outside groups."""
+    items, depth, start = [], 0, 0
+    for i, c in enumerate(answer):
+        if c in "{([":
+            depth += 1
+        elif c in "})]":
+            depth = max(0, depth - 1)
+        elif c == "," and depth == 0:
+            items.append(answer[start:i])
+            start = i + 1
+    return [x.strip() for x in [*items, answer[start:]] if x.strip()]
+
+
 def _same_alternative(completion: str, answer: str) -> bool:
-    """No alternative is offered after the final box, or it is the answer's value."""
+    """No alternative is offered after the final box, or it is the answer's value, or one of
+    the values the answer lists ("\\boxed{2, 3} (3 is also a solution)" offers nothing new)."""
     alt = hedged_alternative(completion)
     if alt is None:
         return True
     try:
         if math_equal(alt, answer):
+            return True
+        items = _top_level_items(answer)
+        if len(items) > 1 and any(math_equal(alt, item) for item in items[:32]):
             return True
         # the same value in another unit: "\frac12 (or 50\%)", "\frac{\pi}{3} (or 60^\circ)"
         a = normalize_answer(alt)
