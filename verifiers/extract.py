@@ -17,20 +17,35 @@ No sympy here: extraction decides *which text* is the answer; judging it is
            a number that reasoning merely passes through (a truncated completion) is not a
            final answer, and rewarding it rewards not answering.
 
-    hedged_alternative(text)   a second candidate offered right after the final box
-        ("\\boxed{\\frac12} (or possibly $\\frac13$)"): the math verifier fails the completion
-        unless it is the same value ("(or equivalently 0.5)" is fine).
+    hedged_alternative(text)   a second candidate offered right after the final box, in the
+        major phrasings: "(or possibly $\\frac13$)", "; alternatively 3", "(also 3 works)",
+        "3 is also possible/valid/correct", "it could also be 3", "another answer is 3", or
+        before it ("either 3 or \\boxed{2}"): the math verifier fails the completion unless
+        it is the same value ("(or equivalently 0.5)" is fine).
+
+Every scan is linear in the text (the service computes cache keys in its parent, which has
+no deadline, and a slow scan in a worker is a `timeout` that escapes scoring): no regex
+that can backtrack over a run it rescans, no brace or delimiter search restarted per opener.
 
 What is not covered: a completion that states two different answers in prose gets its last
 one; prose completions longer than the short-answer limit with no box or answer phrase get None.
 
-    python -m pytest tests/verifiers/test_extract.py -q
+    python -m pytest tests/verifiers/test_extract.py tests/verifiers/test_attacks_math.py -q
 """
 
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+
+from verifiers.delimiters import (
+    BOX_RE,
+    Box,
+    find_boxes,
+    gsm8k_value,
+    math_spans,
+    strip_math_delimiters,
+    tag_pairs,
+)
 
 __all__ = [
     "answer_block",
@@ -48,25 +63,6 @@ __all__ = [
 _OPEN_RE = re.compile(r"<answer>", re.IGNORECASE)
 _CLOSE_RE = re.compile(r"</answer>", re.IGNORECASE)
 
-# Every scan here is linear in the text: extraction runs on adversarial model output, sometimes
-# in the reward service's parent process (cache keys), where nothing bounds its time. Patterns
-# such as `<a>(.*?)</a>` or a brace scan per `\boxed{` are quadratic on "<a><a><a>..." or
-# "\boxed{\boxed{..." (15 s for 32 KB), so tags are paired and braces matched in one pass.
-
-
-def _pairs(text: str, open_re: re.Pattern, close_re: re.Pattern) -> tuple[list[tuple[int, int]], bool]:
-    """The (content start, content end) of each open...close pair, scanning left to right the
-    way a lazy `open(.*?)close` findall would, and whether an open is left unclosed."""
-    out, pos = [], 0
-    while (o := open_re.search(text, pos)) is not None:
-        c = close_re.search(text, o.end())
-        if c is None:
-            return out, True
-        out.append((o.end(), c.start()))
-        pos = c.end()
-    return out, False
-
-
 def answer_block(text: str) -> str | None:
     """The stripped content of the single <answer>...</answer> block.
 
@@ -74,7 +70,7 @@ def answer_block(text: str) -> str | None:
     several answers are hedging, and rewarding the best of them would teach the model to hedge.
     A single unclosed `<answer>` at the end (a truncated generation) yields what follows it.
     """
-    blocks, unclosed = _pairs(text, _OPEN_RE, _CLOSE_RE)
+    blocks, unclosed = tag_pairs(text, _OPEN_RE, _CLOSE_RE)
     if len(blocks) > 1 or (blocks and unclosed):
         return None  # "<answer>1</answer><answer>2" hedges as much as two closed blocks
     if len(blocks) == 1:
@@ -88,58 +84,10 @@ def answer_block(text: str) -> str | None:
 
 
 def _count_blocks(text: str) -> int:
-    return len(_pairs(text, _OPEN_RE, _CLOSE_RE)[0])
+    return len(tag_pairs(text, _OPEN_RE, _CLOSE_RE)[0])
 
 
-_BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![a-zA-Z])")
-
-
-def _brace_partners(text: str) -> dict[int, int]:
-    """Index of each grouping '{' -> index of its '}', in one pass; \\{ and \\} are literal."""
-    partner, stack = {}, []
-    for m in re.finditer(r"(?<!\\)[{}]", text):
-        if m.group() == "{":
-            stack.append(m.start())
-        elif stack:
-            partner[stack.pop()] = m.start()
-    return partner
-
-
-_BRACELESS_RE = re.compile(r"[^\s$]+")
-
-
-class _Box(NamedTuple):
-    start: int  # of the backslash
-    end: int  # after the closing brace (or the brace-less token)
-    content: slice | None  # of the text, None when the braces never close
-
-
-def _boxes(text: str) -> list[_Box]:
-    """Every \\boxed / \\fbox in the text, in order; contents are spans, not copies (nested
-    boxes would otherwise copy the text once per level)."""
-    out, partner = [], None
-    for m in _BOX_RE.finditer(text):
-        i = m.end()
-        while i < len(text) and text[i] in " \t":
-            i += 1
-        if i < len(text) and text[i] == "{":
-            partner = _brace_partners(text) if partner is None else partner
-            close = partner.get(i)
-            out.append(_Box(m.start(), close + 1, slice(i + 1, close)) if close is not None
-                       else _Box(m.start(), len(text), None))
-        else:
-            token = _BRACELESS_RE.match(text, i)
-            if token is None:
-                out.append(_Box(m.start(), i, None))
-                continue
-            end = token.end()
-            while end > i and text[end - 1] in ".,;":
-                end -= 1
-            out.append(_Box(m.start(), token.end(), slice(i, end)))
-    return out
-
-
-def _content(text: str, box: _Box) -> str | None:
+def _content(text: str, box: Box) -> str | None:
     return None if box.content is None else text[box.content].strip()
 
 
@@ -149,7 +97,7 @@ def last_boxed(text: str) -> str | None:
     Also the brace-less form `\\boxed 5` (the token up to the next space or `$`).
     None when there is no box, the last box is empty, or its braces never close.
     """
-    boxes = _boxes(text)
+    boxes = find_boxes(text)
     if not boxes:
         return None
     return _content(text, boxes[-1]) or None
@@ -164,7 +112,7 @@ def boxed_answer(text: str) -> str | None:
     ("\\boxed{2} or \\boxed{3}" -> "2, 3"): several boxed candidates are one list, so a hedge
     does not match a single-valued reference, while boxed roots can match a list reference.
     A box that encloses the last one ("\\boxed{\\boxed{2}}") is not a separate candidate."""
-    boxes = _boxes(text)
+    boxes = find_boxes(text)
     if not boxes or not _content(text, boxes[-1]):
         return None
     # The final answer is the outermost box around the last one: in \boxed{\boxed{2}, 3} the
@@ -185,12 +133,12 @@ def boxed_answer(text: str) -> str | None:
     return ", ".join(dict.fromkeys(c for c in contents if c))
 
 
-def _unboxed(text: str, box: _Box) -> str:
+def _unboxed(text: str, box: Box) -> str:
     """A box's content with the boxes inside it unwrapped (\boxed{\boxed{1}} -> 1), in one
     pass: each inner \boxed{ and its closing brace are dropped."""
     inner = text[box.content]
     drop = bytearray(len(inner))
-    for b in _boxes(inner):
+    for b in find_boxes(inner):
         if b.content is not None:
             drop[b.start:b.content.start] = b"\x01" * (b.content.start - b.start)
             if b.content.stop < len(inner) and inner[b.content.stop] == "}":
@@ -259,10 +207,10 @@ def hedged_alternative(text: str, words: bool = False) -> str | None:
     text = strip_think(text)
     if _OPEN_RE.search(text):
         text = answer_block(text) or ""
-    starts = [m.start() for m in _BOX_RE.finditer(text)]
+    starts = [m.start() for m in BOX_RE.finditer(text)]
     if not starts:
         return None
-    box = _boxes(text[starts[-1]:])[0]  # braces are matched in the tail only
+    box = find_boxes(text[starts[-1]:])[0]  # braces are matched in the tail only
     if box.content is None:
         return None
     end = starts[-1] + box.end  # an enclosing box's "}" is skipped as punctuation
@@ -300,39 +248,6 @@ _NEGATED_RE = re.compile(r"\s*(?:not|never|n't)\b", re.IGNORECASE)
 _RELATION_RE = re.compile(r"[=<>]|\\(?:le|ge|lt|gt|neq|ne|approx|implies|Rightarrow)(?![a-zA-Z])")
 _HEDGE_WORDS_RE = re.compile(r"\b(?:either|or|maybe|perhaps|possibly|not|unless|alternatively|otherwise|also"
                              r"|another)\b", re.IGNORECASE)
-# (opener, closer), in the order a lazy `$$(.+?)$$|$(.+?)$|\\((.+?)\\)|\\[(.+?)\\]` tries them
-_SPAN_DELIMS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
-_SPAN_OPEN_RE = re.compile(r"\$|\\[(\[]")
-
-
-def _math_spans(text: str) -> list[str]:
-    """The contents of the $...$, $$...$$, \\(...\\) and \\[...\\] spans, in order: what
-    `_SPAN_DELIMS`' lazy regex would find, in one pass. The regex rescans to the end of the
-    text from every opener that never closes (quadratic: 2 s for 16 KB of `\\(`); here each
-    closer is searched for from left to right once, and not at all once it is known to be
-    missing from the rest of the text."""
-    out, pos = [], 0
-    next_close: dict[str, int] = {}  # closer -> its first index at or after the last search start, -1: none
-    while (m := _SPAN_OPEN_RE.search(text, pos)) is not None:
-        at, found = m.start(), None
-        for open_, close in _SPAN_DELIMS:
-            if not text.startswith(open_, at):
-                continue
-            body = at + len(open_)
-            end = next_close.get(close)
-            if end is None or 0 <= end < body + 1:  # the content is at least one character (.+?)
-                end = next_close[close] = text.find(close, body + 1)
-            if end >= 0:
-                found = (body, end, end + len(close))
-                break
-        if found is None:
-            pos = at + 1
-            continue
-        out.append(text[found[0]:found[1]].strip())
-        pos = found[2]
-    return out
-
-
 def _clean_tail(s: str) -> str:
     s = s.strip().strip("*").strip()
     s = s.rstrip(".;,!").strip()  # sentence punctuation, never a decimal point inside
@@ -366,7 +281,7 @@ def answer_is(text: str) -> str | None:
         boxed = last_boxed(window)
         if boxed is not None:
             return boxed
-        spans = _math_spans(window)
+        spans = math_spans(window)
         if spans and spans[0]:
             if len(set(spans)) > 1 and _HEDGE_WORDS_RE.search(window):
                 return None  # "the answer is $7$ or $5$"
@@ -419,32 +334,6 @@ def choice_letter(text: str) -> str | None:
     return None
 
 
-_DELIMS = [("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$")]
-
-
-def strip_math_delimiters(s: str) -> str:
-    """'$x$' -> 'x', '\\[x\\]' -> 'x'; repeated until none are left around the whole string.
-    Moves two indices instead of slicing, so that "$$$$...$$$$" costs linear time."""
-    i, j = 0, len(s)
-    while i < j and s[i].isspace():
-        i += 1
-    while j > i and s[j - 1].isspace():
-        j -= 1
-    changed = True
-    while changed:
-        changed = False
-        for left, right in _DELIMS:
-            if j - i >= len(left) + len(right) and s.startswith(left, i) and s.endswith(right, i, j):
-                i, j = i + len(left), j - len(right)
-                while i < j and s[i].isspace():
-                    i += 1
-                while j > i and s[j - 1].isspace():
-                    j -= 1
-                changed = True
-                break
-    return s[i:j]
-
-
 _PROSE_RE = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{4,}")
 
 
@@ -458,29 +347,13 @@ def _from_block(block: str) -> str:
     said = answer_is(block)
     if said is not None:
         return said
-    spans = _math_spans(block)
+    spans = math_spans(block)
     if not spans:
         return block
     # the last span, unless the prose hedges ("Either 7 or $5$") or states another bare value
     # before it ("$3$, $5$"); steps of a derivation ("we get $x = 5$, hence $5$") are fine
     others = {x for x in spans[:-1] if not _RELATION_RE.search(x)} - {spans[-1]}
     return block if others or _HEDGE_WORDS_RE.search(block) else spans[-1]
-
-
-_GSM8K_RE = re.compile(r"^[ \t\r\f\v]*####", re.MULTILINE)
-_GSM8K_VALUE_RE = re.compile(r"\s*([^\n]*)")
-
-
-def _gsm8k_answer(text: str) -> str | None:
-    """The text after the last "####" that starts a line and has something after it, up to
-    the end of that line (or of the next non-blank one); None without one. A regex such as
-    `^\\s*####\\s*(.+?)\\s*$` backtracks over every run of blank lines from each of its
-    starts: quadratic on a completion of newlines. Here each blank run is crossed once."""
-    for m in reversed(list(_GSM8K_RE.finditer(text))):
-        value = _GSM8K_VALUE_RE.match(text, m.end())
-        if value.group(1) or text[m.end():value.start(1)].strip("\n"):  # something, if only a space
-            return value.group(1).strip()
-    return None
 
 
 _SHORT_CHARS, _SHORT_LINES = 300, 3
@@ -493,7 +366,7 @@ _THINK_CLOSE_RE = re.compile(r"</think>", re.IGNORECASE)
 def strip_think(text: str) -> str:
     """The completion without its <think>...</think> reasoning; an unclosed <think> runs to the
     end. Reasoning is not graded: a value that appears only there is not a final answer."""
-    pairs, unclosed = _pairs(text, _THINK_OPEN_RE, _THINK_CLOSE_RE)
+    pairs, unclosed = tag_pairs(text, _THINK_OPEN_RE, _THINK_CLOSE_RE)
     kept, pos = [], 0
     for start, end in pairs:
         kept.append(text[pos:start - len("<think>")])
@@ -522,9 +395,9 @@ def extract_answer(text: str, last_number_fallback: bool = False) -> str | None:
     boxed = boxed_answer(text)
     if boxed is not None:
         return boxed
-    if _boxes(text):
+    if find_boxes(text):
         return None  # an empty or unclosed box is a broken final answer, not a cue to guess
-    hashes = _gsm8k_answer(text)
+    hashes = gsm8k_value(text)
     if hashes is not None:
         return _clean_tail(hashes) or None
     said = answer_is(text)

@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from verifiers.extract import strip_math_delimiters
+from verifiers.delimiters import strip_math_delimiters
 
 __all__ = ["Normalized", "canonical_text", "normalize_answer", "text_answer"]
 
