@@ -7,9 +7,12 @@ r"""The `math` and `exact` verifiers: extract the final answer, compare it with 
 Pipeline of `math`: `extract.extract_answer` -> `latex_normalize.normalize_answer` (both
 sides) -> fast paths -> latex2sympy parse -> `math_compare.equivalent`. Reasons: "ok",
 "no_answer" (nothing extracted), "mismatch", "hedged" (right, but followed by a different
-alternative: "\boxed{2} (or possibly 3)"), "parse_error" (the answer does not parse, is
-longer than MAX_ANSWER_CHARS, or would evaluate to astronomically large numbers). An empty
-or unparsable reference raises `BadReference`.
+alternative: "\boxed{2} (or possibly 3)", "\boxed{2}; 3 is also possible"), "parse_error"
+(the answer does not parse, is longer than MAX_ANSWER_CHARS, or is beyond the structural
+bounds of `math_guards`: nested too deeply, astronomically large, too costly to evaluate).
+All of these are scored wrong answers: no answer, however built, makes the verifier run to
+the service's deadline (`timeout`, which trainers leave unscored). An empty or unparsable
+reference raises `BadReference`; a reference beyond the bounds is compared as text.
 
 Decisions (each one is a test in tests/verifiers/test_math_answers.py):
 - A reference made of option letters A-E ("B", "(B)", "\text{(B)}", "A, C") is a
@@ -24,23 +27,30 @@ Decisions (each one is a test in tests/verifiers/test_math_answers.py):
   is expanded into its two values, so it matches both roots listed; \pm and \mp in one
   answer take opposite signs together (the usual convention).
 - Numbers: exact rational arithmetic when both sides are plain numbers (decimals, fractions,
-  scientific notation); 0.333 is not 1/3. See math_compare for irrational values (1e-9).
+  scientific notation); 0.333 is not 1/3. See math_compare for irrational values: exact
+  sides are compared to more digits than their literals span, so sqrt(2) + 10^{-60} fails.
+- A relation is not a value: `4 \approx 5`, `4 \sim 4`, `4 < 5` are not 4. The one
+  exception is an exact value with its decimal, `\frac{2}{3} \approx 0.667`: it is the
+  exact value when the decimal is that value rounded or truncated to the digits it shows.
+- An alternative offered after the final box fails a right answer as "hedged", unless it is
+  the same value, the same value in another unit (50\%, 60^\circ), or one of the values the
+  answer lists ("\boxed{2, 3} (3 is also a solution)").
 
 Safety: model text is never given to eval/exec, sympify or parse_expr. It is parsed only by
 latex2sympy (an ANTLR grammar; its only sympify calls receive lexer NUMBER tokens or sympy
 objects). math-verify's `parse` is not used: its plain-expression path calls parse_expr.
 No signal.alarm: the reward service bounds time by killing workers; the guards here (length
-cap, magnitude bound) keep ordinary inputs fast.
+cap, `math_guards`' structural bounds, linear-time extraction) make every answer end quickly.
 
 Caching: parsed strings (reference and answers) and verdicts on (normalised answer,
-normalised reference) are memoised, so a GRPO group of 8 sharing a reference parses it once.
+normalised reference) are memoised, so a GRPO group of 8 sharing a reference parses it once;
+the cache key (extracted answer and hedge) is computed once per distinct completion.
 
-    python -m pytest tests/verifiers/test_math_answers.py -q
+    python -m pytest tests/verifiers/test_math_answers.py tests/verifiers/test_attacks_math.py -q
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Hashable
 from fractions import Fraction
@@ -51,22 +61,17 @@ import sympy
 from latex2sympy2_extended import latex2sympy
 from math_verify.grader import should_treat_as_complex
 
-from verifiers.extract import (
-    choice_letter,
-    extract_answer,
-    hedged_alternative,
-    strip_math_delimiters,
-)
+from verifiers.delimiters import strip_math_delimiters
+from verifiers.extract import choice_letter, extract_answer, hedged_alternative
 from verifiers.latex_normalize import Normalized, canonical_text, normalize_answer, text_answer
 from verifiers.math_compare import equivalent
-from verifiers.math_guards import too_big
+from verifiers.math_guards import refuse_latex, too_big
 from verifiers.score import BadReference, Score
 from verifiers.verifier import Verifier
 
 __all__ = ["ExactVerifier", "MathVerifier", "choice_answer", "choice_key", "math_equal", "math_verdict"]
 
 MAX_ANSWER_CHARS = 2000
-MAX_BRACE_DEPTH = 40  # the ANTLR parser slows down sharply on deeply nested groups
 # Matched on `_unwrap_text`'s output, whose spaces are single and never inside "(B)": each
 # separator below then has one reading, so a near-miss fails in linear time (with `\s*` on
 # both sides of a separator that may itself be a space, "A A A ... x" backtracked exponentially).
@@ -172,95 +177,8 @@ def _exact_decimals(latex: str) -> str:
     return _DECIMAL_RE.sub(frac, latex)
 
 
-_BINOM_RE = re.compile(r"\\[dt]?binom|\\choose")
-_BIG_BINOM_ARG = re.compile(r"\d{5,}|[\^!*]|\\times|\\cdot|\\frac")
-
-
-def _big_binomial(latex: str) -> bool:
-    """A \\binom whose arguments could be huge (latex2sympy evaluates it while parsing),
-    including a binomial nested in another one's arguments."""
-    for m in _BINOM_RE.finditer(latex):
-        if m.group(0) == "\\choose":
-            if _BIG_BINOM_ARG.search(latex[max(0, m.start() - 60): m.start()] + latex[m.end(): m.end() + 60]):
-                return True
-            continue
-        args = _braced_args(latex, m.end(), 2)
-        if not args or _BIG_BINOM_ARG.search(args) or _BINOM_RE.search(args):
-            return True
-    return False
-
-
-_MATRIX_ENV_RE = re.compile(r"\\begin\{([pbvBV]?matrix|array)\}(.*?)\\end\{\1\}", re.S)
-_NUMERIC_MARKUP_RE = re.compile(r"\\(?:[dt]?frac|left|right|cdot|hline)(?![a-zA-Z])|\{[lcr|]+\}")
-MAX_SYMBOLIC_MATRIX = 4           # rows of a symbolic matrix computed with (a 5x5 determinant: 6 s; 6x6 inverse: minutes)
-MAX_DETERMINANT_TERMS = 200       # n! * t^n products for entries of t terms (4x4 of a+b: 384, 18 s)
-MAX_MATRIX_POWER = 3              # exponents of symbolic entries and matrices ((a+b)^{90} entries: 15 s; A^{20}: 9 s)
-_EXPONENT_RE = re.compile(r"\^\s*(?:\{([^{}]*)\}|(\S))")
-# something is computed from a matrix: a determinant (\det, vmatrix, bars), a power or an inverse
-_MATRIX_OP_RE = re.compile(r"\\det|\||vmatrix|\\end\{[pbvBV]?matrix\}\s*(?:\\right\s*)?[)\]]?\s*\^")
-_MATRIX_POWER_RE = re.compile(r"\s*(?:\\right\s*)?[)\]|]?\s*" + _EXPONENT_RE.pattern)  # after a matrix
-
-
-def _costly_matrix(latex: str) -> bool:
-    """A matrix with letters (or constants such as \\pi) in it that latex2sympy would compute
-    with while parsing (a determinant, an inverse, a power, a product of matrices) beyond what
-    takes it a second: more than 4x4, n! * t^n beyond 200 when entries are sums of t terms,
-    entries raised to powers above 3 or to symbolic ones, or the matrix itself raised to such a
-    power. A lone matrix is compared entry by entry, and numeric matrices are cheap: both
-    are always allowed."""
-    envs = list(_MATRIX_ENV_RE.finditer(latex))
-    if not envs or (len(envs) == 1 and not _MATRIX_OP_RE.search(latex)):
-        return False
-    small_power = lambda e: e.strip().lstrip("-").isdigit() and abs(int(e)) <= MAX_MATRIX_POWER  # noqa: E731
-    for m in envs:
-        rows = [r for r in m.group(2).split("\\\\") if r.strip()]
-        cells = [_NUMERIC_MARKUP_RE.sub("", c).strip() for r in rows for c in r.split("&")]
-        if not re.search(r"[a-zA-Z\\]", " ".join(cells)):
-            continue  # numeric
-        n = max([len(rows)] + [r.count("&") + 1 for r in rows])
-        terms = max(1 + len(re.findall(r"[+-]", c.lstrip("+-"))) for c in cells)
-        if not all(small_power(a or b) for a, b in _EXPONENT_RE.findall(" ".join(cells))):
-            return True  # (a+b)^{90} in an entry: the expansion multiplies out the power too
-        power = _MATRIX_POWER_RE.match(latex, m.end())
-        if power and not small_power(power.group(1) or power.group(2)):
-            return True
-        if n > MAX_SYMBOLIC_MATRIX or math.factorial(n) * terms**n > MAX_DETERMINANT_TERMS:
-            return True
-    return False
-
-
-def _braced_args(latex: str, i: int, count: int) -> str:
-    """The text of up to `count` brace groups starting at `i` (whitespace skipped), joined."""
-    out = []
-    for _ in range(count):
-        while i < len(latex) and latex[i].isspace():
-            i += 1
-        if i >= len(latex) or latex[i] != "{":
-            break
-        depth, j = 0, i
-        while j < len(latex):
-            depth += {"{": 1, "}": -1}.get(latex[j], 0)
-            if depth == 0:
-                break
-            j += 1
-        out.append(latex[i + 1:j])
-        i = j + 1
-    return " ".join(out)
-
-
 _PRIME_RE = re.compile(r"[a-zA-Z)}]\s*'")
 _IMAGINARY_RE = re.compile(r"(?<![a-zA-Z\\])i(?![a-zA-Z])")  # 3i, 2+i, i\pi; not \pi, sin
-
-
-def _nesting_depth(s: str) -> int:
-    depth = deepest = 0
-    for c in s:
-        if c in "{([":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif c in "})]":
-            depth -= 1
-    return deepest
 
 
 @lru_cache(maxsize=8192)
@@ -268,14 +186,11 @@ def _parse(latex: str) -> tuple[Any, str | None]:
     """(sympy object, None) or (None, why); cached, so failures are remembered too."""
     if not latex:
         return None, "empty"
-    if _nesting_depth(latex) > MAX_BRACE_DEPTH:
-        return None, "nested too deeply"
+    refused = refuse_latex(latex)
+    if refused is not None:
+        return None, refused
     if _APPROX_RE.search(latex):
         return None, "approximate relation"  # the parser would keep one side of it
-    if _big_binomial(latex):
-        return None, "binomial too large to evaluate"  # latex2sympy evaluates \binom while parsing
-    if _costly_matrix(latex):
-        return None, "matrix too large to compute with"
     if _PRIME_RE.search(latex.rpartition("=")[2]):
         return None, "derivative prime"  # the parser drops it: (x^2)' would read as x^2 (a
         # primed name left of "=", f'(x) = 2x, only names the value)
@@ -338,9 +253,9 @@ _ROUNDING_RE = re.compile(r"^-?(\d*)(?:\.(\d+))?$")
 
 def _approximation(a: Normalized, r: Normalized) -> str:
     """The verdict on `exact \\approx decimal`: an answer that is a relation between two values
-    is not either value, unless the right side is the left side rounded (or truncated) to
-    the digits it shows: `\\frac{\\sqrt3}{2} \\approx 0.866` is the exact value with its
-    decimal, `4 \\approx 5` is no answer. \\sim, \\propto, \\cong are never a value."""
+    is not either value, unless the right side is the left side rounded or truncated to the
+    digits it shows: `\\frac{\\sqrt3}{2} \\approx 0.866` is the exact value with its decimal,
+    `4 \\approx 5` and `\\pi \\approx 3.2` are no answer. \\sim, \\propto, \\cong are never a value."""
     parts = _APPROX_RE.split(a.latex)
     if len(parts) != 2 or not re.search(r"\\(?:thick)?approx(?:eq)?(?![a-zA-Z])", a.latex):
         return "mismatch"
@@ -354,8 +269,11 @@ def _approximation(a: Normalized, r: Normalized) -> str:
     if not isinstance(ref, sympy.Expr) or ref.free_symbols:
         return "mismatch"
     try:
-        error = abs(sympy.N(ref, 30) - sympy.Rational(approx))
-        return "ok" if bool(error < sympy.Rational(1, 10 ** len(digits.group(2) or ""))) else "mismatch"
+        value, shown = sympy.N(ref, 30), sympy.Rational(approx)
+        unit = sympy.Rational(1, 10 ** len(digits.group(2) or ""))
+        rounded = abs(value - shown) <= unit / 2
+        truncated = value * shown >= 0 and 0 <= abs(value) - abs(shown) < unit
+        return "ok" if bool(rounded) or bool(truncated) else "mismatch"
     except (TypeError, ValueError, ArithmeticError):
         return "mismatch"
 
@@ -473,6 +391,22 @@ def _same_alternative(completion: str, answer: str) -> bool:
         return False
 
 
+_KEYED_CHARS = 65_536  # longer completions are not memoised (the service keys them by text)
+
+
+def _answer_key(completion: str, words: bool) -> Hashable:
+    """The cache key of both verifiers, computed once per distinct completion: a GRPO batch
+    repeats completions, and the service computes keys in its parent, without a deadline."""
+    if len(completion) > _KEYED_CHARS:
+        return ("answer", extract_answer(completion), hedged_alternative(completion, words=words))
+    return _memo_answer_key(completion, words)
+
+
+@lru_cache(maxsize=256)
+def _memo_answer_key(completion: str, words: bool) -> Hashable:
+    return ("answer", extract_answer(completion), hedged_alternative(completion, words=words))
+
+
 class MathVerifier(Verifier):
     """Extracts the final answer and compares it symbolically with the reference."""
 
@@ -481,7 +415,7 @@ class MathVerifier(Verifier):
     def cache_key(self, completion: str) -> Hashable:
         """The extracted answer (and any hedged alternative): the verdict depends on nothing
         else, so eight reasonings that end in the same answer are compared once."""
-        return ("answer", extract_answer(completion or ""), hedged_alternative(completion or ""))
+        return _answer_key(completion or "", False)
 
     def score(self, completion: str, reference: Any) -> Score:
         ref = _check_reference(reference)
@@ -522,7 +456,7 @@ class ExactVerifier(Verifier):
 
     def cache_key(self, completion: str) -> Hashable:
         """The extracted answer and any hedged alternative, words included."""
-        return ("answer", extract_answer(completion or ""), hedged_alternative(completion or "", words=True))
+        return _answer_key(completion or "", True)
 
     def score(self, completion: str, reference: Any) -> Score:
         if reference is None or not str(reference).strip():

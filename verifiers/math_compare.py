@@ -4,27 +4,36 @@
 teaches the policy to be wrong, so every rule leans towards "mismatch" when unsure:
 
 - closed-form numbers: decimals are read as exact rationals (0.5 is 1/2, 0.333 is not 1/3);
-  exact when both sides are rational (1/2^98 != 1/2^99); otherwise both are evaluated at 60
-  digits and must agree to a relative 1e-50 (1e-40 when a side holds a float), i.e. be the
-  same number (sqrt(8) == 2 sqrt(2),
-  e^{i pi} == -1), so a decimal approximation never matches an irrational reference, however
-  many digits it carries. No float rounding, no `chop`.
-- expressions with variables: math-verify's symbolic comparison, and every "equal" confirmed by
-  evaluating both sides at fixed rational points (this rejects math-verify's chop/tolerance
-  false positives). When sympy cannot prove equality, the same point test over positive values
-  decides, unless either side holds a piecewise function (|x|, floor, sign, ...) that positive
-  points cannot tell apart.
+  exact when both sides are rational (1/2^98 != 1/2^99); otherwise both are evaluated and
+  must be the same number (sqrt(8) == 2 sqrt(2), e^{i pi} == -1). Exact values are evaluated
+  to 60 digits *plus* the digits their literals span (`math_guards.log10_bound`) and must
+  agree to all but the last 10: a perturbation made of the answer's own numbers is always
+  seen (sqrt(2) + 10^{-60} is not sqrt(2); 10^{100} pi + 1 is not 10^{100} pi). A side with
+  a float literal is compared to a relative 1e-40. A decimal never matches an irrational.
+  How values are computed, and the digits beyond which a comparison is refused (as not
+  equal): `math_numeric`.
+- expressions with variables: evaluated at fixed irrational points (rationals plus
+  sqrt(prime)/1000, so a term periodic on a grid, sin(100 pi x), never vanishes at all of
+  them), with every sign pattern of the variables (all positive, all negative, alternating),
+  at the same precision as above. A disagreement where both sides are real is a mismatch:
+  variables are real, not positive, so x is not sqrt(x^2). Sides that agree at positive
+  points and differ only where one of them is not real (branch cuts: sqrt(1/n) and
+  1/sqrt(n) at n < 0) are equal when sympy proves it for positive variables. Piecewise
+  functions (|x|, floor, ...) and sides no point evaluates are left to math-verify's
+  symbolic comparison. A constant against an expression that varies is a mismatch at once.
 - equations: `x = 3` matches `3` (an assignment: the left side is a lone variable or f(x));
   `2+2 = 4` is a computation and its last side counts; `x + 1 = 5` does not match `5`.
-  Two equations or inequalities are compared by math-verify's relational rules.
+  Two equations or inequalities are the same when one is an exact constant times the other.
 - sets, tuples, intervals, matrices: structurally, elements compared with these same rules;
   an unordered reference set accepts any order; a one-row/one-column matrix is a tuple;
-  an inequality in one variable is compared as the set it describes (x > 1 == (1, oo)).
+  an inequality in one variable is compared as the set it describes (x > 1 == (1, oo)), if
+  its polynomial degree is at most 8 (sympy's solver took minutes on x^{20} - 3x + 1 > 0).
 
-Guards: `math_guards.too_big` bounds the magnitude of an expression before anything evaluates
-it, so 10^{10^{10}} or 100000! is refused instead of computed.
+Guards: `math_guards.too_big` bounds the magnitude and depth of an expression before anything
+evaluates it, so 10^{10^{10}} or 100000! is refused instead of computed; simplify, whose time
+has no bound, only ever sees small expressions of low degree.
 
-    python -m pytest tests/verifiers/test_math_answers.py -q
+    python -m pytest tests/verifiers/test_math_answers.py tests/verifiers/test_attacks_math.py -q
 """
 
 from __future__ import annotations
@@ -40,7 +49,6 @@ from sympy import (
     Interval,
     MatrixBase,
     Piecewise,
-    Rational,
     Set,
     Symbol,
     Tuple,
@@ -53,99 +61,46 @@ from sympy.core.function import AppliedUndef
 from sympy.core.relational import Relational
 from sympy.logic.boolalg import And
 
+from verifiers.math_guards import degree_bound
+from verifiers.math_numeric import (
+    EVAL_DIGITS,
+    POINTS,
+    close,
+    numbers_equal,
+    numeric_value,
+    points_agree,
+    sign_patterns,
+    undefined,
+    varies,
+)
+
 __all__ = ["equivalent"]
 
-REL_TOL = 1e-40
-EXACT_REL_TOL = 1e-50  # both sides exact: evaluated at 60 digits, so only rounding differs
-EVAL_DIGITS = 60
-
-_POINTS = [Rational(137, 100), Rational(251, 100), Rational(73, 100), Rational(317, 100),
-           Rational(193, 100), Rational(59, 100), Rational(419, 100), Rational(113, 100)]
+MAX_INEQUALITY_DEGREE = 8  # solved exactly for its set: minutes for degree 20
+# simplify, which the two symbolic fallbacks below run, has no bound on its time: they are
+# tried only on expressions this small (the tables' largest answer has 23 nodes)
+MAX_SIMPLIFY_NODES = 60
+MAX_SIMPLIFY_DEGREE = 24  # simplify expands: ((x+1)^2+1)^2... of 25 nodes has degree 2048
 _PIECEWISE = (Abs, floor, ceiling, sign, Piecewise, sympy.Max, sympy.Min, sympy.Mod)
 
 
-# --- numbers -----------------------------------------------------------------------------------
-
-def _close(a: Expr, b: Expr, rel_tol: float = REL_TOL) -> bool:
-    """Relative 1e-9; an exact zero only matches a value that is zero to ~40 digits; an
-    infinity only matches itself (|-oo - 5| <= 1e-9 * oo holds, so it must not get that far)."""
-    if not (a.is_finite and b.is_finite):
-        return a == b
-    if a == 0 or b == 0:
-        return bool(abs(a - b) < sympy.Float(10) ** -40)
-    return bool(abs(a - b) <= rel_tol * max(abs(a), abs(b)))
+# --- expressions -------------------------------------------------------------------------------
 
 
-def _undefined(e: Basic) -> bool:
-    return bool(e.has(sympy.zoo, sympy.nan))
-
-
-def _infinite(e: Basic) -> bool:
-    """Holds an infinity of either sign (-oo is its own singleton: e.has(oo) misses it)."""
-    return bool(e.has(sympy.oo, sympy.S.NegativeInfinity))
-
-
-def _numbers_equal(a: Expr, b: Expr) -> bool:
-    if _undefined(a) or _undefined(b):
-        return False  # 0/0 is not 0, and 12:00 (12/0) is not 1:00 (1/0)
-    if a == b:
-        return True
-    a, b = a.doit(), b.doit()
-    if a == b:
-        return True
-    if a.is_Rational and b.is_Rational:
-        return False
-    if a.is_Rational and b.is_rational is False or b.is_Rational and a.is_rational is False:
-        return False  # a decimal, however long, is not pi
-    if _undefined(a) or _undefined(b) or _infinite(a) or _infinite(b):
-        return False
-    if (a == 0 or b == 0) and (b if a == 0 else a).is_zero is False:
-        return False  # e^{-100} is tiny, not zero
-    av, bv = sympy.N(a, EVAL_DIGITS), sympy.N(b, EVAL_DIGITS)
-    if not (av.is_number and bv.is_number):
-        return False
-    ar, ai = av.as_real_imag()
-    br, bi = bv.as_real_imag()
-    if not all(x.is_Number for x in (ar, ai, br, bi)):
-        return False
-    # exact on both sides: equal to the precision evaluated (pi 10^{45} + 1 is not pi 10^{45})
-    tol = EXACT_REL_TOL if not (a.has(sympy.Float) or b.has(sympy.Float)) else REL_TOL
-    return _close(ar, br, tol) and _close(ai, bi, tol)
-
-
-def _points_agree(a: Expr, b: Expr, syms: list[Symbol], sign: int = 1) -> bool | None:
-    """Evaluate both at fixed rational points (all positive, or all negative with sign=-1):
-    False on any disagreement, True after 3 agreeing points, None if no point evaluates."""
-    checked = 0
-    for shift in range(len(_POINTS)):
-        sub = {s: sign * (_POINTS[(i + shift) % len(_POINTS)] + i) for i, s in enumerate(syms)}
-        try:
-            # evalf with subs never builds the exact value, so (x+1)^{10000} stays cheap
-            av, bv = a.evalf(EVAL_DIGITS, subs=sub), b.evalf(EVAL_DIGITS, subs=sub)
-        except (TypeError, ValueError, ArithmeticError, AttributeError, RecursionError):
-            continue
-        if not (av.is_number and bv.is_number) or _undefined(av) or _undefined(bv) \
-                or _infinite(av) or _infinite(bv):
-            continue
-        ar, ai = av.as_real_imag()
-        br, bi = bv.as_real_imag()
-        if not all(x.is_Number for x in (ar, ai, br, bi)):
-            continue
-        if not (_close(ar, br) and _close(ai, bi)):
-            return False
-        checked += 1
-        if checked >= 3:
-            break
-    return True if checked else None
+def _small(*es: Basic) -> bool:
+    return sum(sum(1 for _ in sympy.preorder_traversal(e)) for e in es) <= MAX_SIMPLIFY_NODES \
+        and all(degree_bound(e) <= MAX_SIMPLIFY_DEGREE for e in es)
 
 
 def _sympy_equal(a: Expr, b: Expr) -> bool:
     """math-verify's symbolic comparison (simplify); only reached when points cannot decide."""
-    return bool(sympy_expr_eq(b, a, 6, 15))
+    return _small(a, b) and bool(sympy_expr_eq(b, a, 6, 15))
 
 
 def _positive_equal(a: Expr, b: Expr) -> bool:
     """Equal when every variable is positive: sqrt(1/n) == 1/sqrt(n)."""
+    if not _small(a, b):
+        return False
     pos = {s: Symbol(s.name, positive=True) for s in a.free_symbols | b.free_symbols}
     try:
         return sympy.simplify(a.subs(pos) - b.subs(pos)) == 0
@@ -154,22 +109,31 @@ def _positive_equal(a: Expr, b: Expr) -> bool:
 
 
 def _expressions_equal(a: Expr, b: Expr) -> bool:
-    if _undefined(a) or _undefined(b):
+    if undefined(a) or undefined(b):
         return False
     syms = sorted(a.free_symbols | b.free_symbols, key=lambda s: s.name)
     if not syms:
-        return _numbers_equal(a, b)
-    positive = _points_agree(a, b, syms)
-    if positive is False:
+        return numbers_equal(a, b)
+    if a == b:
+        return True
+    if not a.free_symbols or not b.free_symbols:
+        # a constant against an expression: equal only if the expression is constant too
+        # (sin^2 x + cos^2 x); the constant side is never evaluated at points
+        if varies(b if a.free_symbols == set() else a, syms):
+            return False
+    verdicts = [points_agree(a, b, syms, signs) for signs in sign_patterns(len(syms))]
+    if "differ" in verdicts or "costly" in verdicts:
+        # real values that differ: no reading of the variables makes them equal; or more
+        # digits than can be computed in time: unsure, so not equal
         return False
-    if positive is None or a.has(*_PIECEWISE) or b.has(*_PIECEWISE):
+    if verdicts[0] is None or a.has(*_PIECEWISE) or b.has(*_PIECEWISE):
         # |x| vs x agree at positive points: only a symbolic proof counts here
         return _sympy_equal(a, b)
-    if _points_agree(a, b, syms, sign=-1) is not False:
+    if "branch" not in verdicts:
         return True
-    # equal for positive values only (branch cuts of roots and logs): accept when sympy proves
-    # it with positive variables, the usual reading of contest answers
-    return _positive_equal(a, b)
+    # equal for positive values, different only where a side is not real (branch cuts of
+    # roots and logs): accept when sympy proves it with positive variables
+    return verdicts[0] == "agree" and _positive_equal(a, b)
 
 
 # --- structure ---------------------------------------------------------------------------------
@@ -242,6 +206,8 @@ def _sets_of(e: Basic) -> Set | None:
     if isinstance(e, Set):
         return e
     if isinstance(e, Relational | And) and len(e.free_symbols) == 1 and _chain(e) is None:
+        if degree_bound(e, next(iter(e.free_symbols)), functions_unbounded=True) > MAX_INEQUALITY_DEGREE:
+            return None  # sympy solves it exactly: minutes for degree 20
         try:
             return e.as_set()
         except (NotImplementedError, TypeError, ValueError, AttributeError):
@@ -290,20 +256,21 @@ def _same_up_to_factor(f: Expr, g: Expr, positive: bool) -> bool:
         return False
     ratios = []
     for shift in range(3):
-        sub = {s: _POINTS[(i + shift) % len(_POINTS)] + i for i, s in enumerate(syms)}
-        try:
-            fv, gv = f.evalf(EVAL_DIGITS, subs=sub), g.evalf(EVAL_DIGITS, subs=sub)
-        except (TypeError, ValueError, ZeroDivisionError, AttributeError):
-            return False
-        if not (fv.is_Number and gv.is_Number) or gv == 0 or fv == 0:
+        sub = {s: POINTS[(i + shift) % len(POINTS)] + i for i, s in enumerate(syms)}
+        fv, gv = numeric_value(f, sub, EVAL_DIGITS), numeric_value(g, sub, EVAL_DIGITS)
+        if fv is None or gv is None or not (fv.is_Number and gv.is_Number) or gv == 0 or fv == 0:
             return False
         ratios.append(fv / gv)
-    if not all(_close(r, ratios[0]) for r in ratios):
+    if not all(close(r, ratios[0]) for r in ratios):
         return False
-    c = ratios[0]
-    if positive and not c > 0:
+    # a constant ratio at three points: the exact constant, confirmed exactly (a float one
+    # would carry the tolerance: x + 10^{-50} = 1 would pass for x = 1)
+    try:
+        c = sympy.cancel(f / g)
+    except (TypeError, ValueError, AttributeError, NotImplementedError, sympy.PolynomialError):
         return False
-    # a constant ratio at three points; confirm exactly on the candidate constant
+    if c.free_symbols or c == 0 or (positive and not c.is_positive):
+        return False
     return _expressions_equal(f, c * g)
 
 
