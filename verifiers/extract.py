@@ -149,8 +149,8 @@ def _unboxed(text: str, box: Box) -> str:
 # After the final box: punctuation, an optional "(", then either
 #   1. words that offer an alternative ("or", "also", "another", "alternatively"), possibly
 #      among filler words ("it could also be", "another possible answer is"), then a candidate;
-#   2. a candidate followed by a predicate that says it is an answer too ("5 is also
-#      possible", "5 works too", "5 would also be correct").
+#   2. anywhere in the window, a candidate followed by a predicate that says it is an answer
+#      too ("5 is also possible", "I think 5 works too", "5 would also be correct").
 # A candidate is a math span, a box, a bare number, a number word, a LaTeX command or an
 # option letter, and it ends its phrase ("or 1 hour" restates in a unit and is not read).
 # Matched word by word, each step an unambiguous anchored pattern, so the cost is linear.
@@ -183,7 +183,10 @@ _HEDGE_CANDIDATE_RE = re.compile(
     r"|(?P<x>-?\\[a-zA-Z]+(?:\s*\{[^{}]*\})*))" + _PREDICATE + _PHRASE_END +
     r"|(?-i:\(?(?P<l>[A-E])\)?)(?![\w]))",
     re.IGNORECASE | re.DOTALL)
-_CONNECTIVE_RE = re.compile(r"[\s,;:]*(?:and|but|while|though|although|so)\b", re.IGNORECASE)
+_OFFERED_RE = re.compile(
+    r"(?<![\w\\.])(?:\$\$(?P<d>[^$]+)\$\$|\$(?P<s>[^$]+)\$|\\\((?P<p>.+?)\\\)|\\boxed\s*\{(?P<b>" + BRACED_BODY
+    + r")\}|(?P<n>-?\d+(?:[.,/]\d+)*)|(?P<w>" + _NUMBER_WORD + r"))" + _PREDICATE + _PHRASE_END,
+    re.IGNORECASE | re.DOTALL)
 # before the final box: "either 3 or \boxed{2}", "3 or $\boxed{2}$"
 _HEDGE_BEFORE_RE = re.compile(
     r"(?:\$(?P<s>[^$]{1,80})\$|\\\((?P<p>.{1,80}?)\\\)|(?<![\w.])(?P<n>-?\d+(?:[.,/]\d+)*))"
@@ -231,13 +234,15 @@ def hedged_alternative(text: str, words: bool = False) -> str | None:
         pos = word.end()
     m = _HEDGE_CANDIDATE_RE.match(tail, pos) if offered else None
     if m is None:
-        # "; 5 is also possible", "(and 5 works too)": the predicate offers the candidate
-        connective = _CONNECTIVE_RE.match(tail, start)
-        m = _HEDGE_CANDIDATE_RE.match(tail, connective.end() if connective else start)
-        words = set((m.group("pred") or "").lower().split()) if m is not None else set()
-        if not (words & _PRED_MARKERS and words & _PRED_AFFIRMS):
+        # "; 5 is also possible", "(I think 5 works too)": a value that a predicate offers as
+        # an answer, anywhere in the window after the box
+        for m in _OFFERED_RE.finditer(tail, start):
+            words = set((m.group("pred") or "").lower().split())
+            if words & _PRED_MARKERS and words & _PRED_AFFIRMS:
+                break
+        else:
             return None
-    return next(g for g in m.group("d", "s", "p", "b", "n", "w", "x", "l") if g is not None).strip() or None
+    return next(m.group(g) for g in "dspbnwxl" if g in m.re.groupindex and m.group(g) is not None).strip() or None
 
 
 _ANSWER_IS_RE = re.compile(

@@ -214,6 +214,9 @@ def test_a_cache_key_is_computed_once_per_distinct_completion(monkeypatch):
     "\\boxed{4} or 5",
     "\\boxed{4} (or also 5)",
     "\\boxed{4}, though 5 also works",
+    "\\boxed{4} (I think 5 also works)",
+    "\\boxed{4}. Everything checks out. 5 is also possible.",
+    "\\boxed{4} (note: five is also correct)",
     "<answer>\\boxed{4} (also 5 works)</answer>",
     "The answer is $4$; $5$ is also possible.",
     "The answer is \\(4\\). Also, \\(5\\) works.",
@@ -229,6 +232,8 @@ def test_an_alternative_offered_after_the_final_answer_is_a_hedge(completion):
     ("\\boxed{4}; $4.0$ is also correct.", "4"),
     ("\\boxed{2, 3} (3 is also a solution)", "2, 3"),   # one of the listed values
     ("\\boxed{3}. The other root is $-5$, which we discard.", "3"),
+    ("\\boxed{12}. Note that 3 is also a factor.", "12"),
+    ("\\boxed{4} (the value 2 is also valid for the other root)", "4"),
 ])
 def test_remarks_after_the_final_answer_are_not_hedges(completion, reference):
     assert math(completion, reference).passed
