@@ -8,8 +8,9 @@ Pipeline of `math`: `extract.extract_answer` -> `latex_normalize.normalize_answe
 sides) -> fast paths -> latex2sympy parse -> `math_compare.equivalent`. Reasons: "ok",
 "no_answer" (nothing extracted), "mismatch", "hedged" (right, but followed by a different
 alternative: "\boxed{2} (or possibly 3)", "\boxed{2}; 3 is also possible"), "parse_error"
-(the answer does not parse, is longer than MAX_ANSWER_CHARS, or is beyond the structural
-bounds of `math_guards`: nested too deeply, astronomically large, too costly to evaluate).
+(the answer does not parse, is longer than MAX_ANSWER_CHARS, or MAX_PARSED_CHARS unless it
+is a plain number, or is beyond the structural bounds of `math_guards`: nested too deeply,
+astronomically large, too costly to evaluate).
 All of these are scored wrong answers: no answer, however built, makes the verifier run to
 the service's deadline (`timeout`, which trainers leave unscored). An empty or unparsable
 reference raises `BadReference`; a reference beyond the bounds is compared as text.
@@ -72,6 +73,11 @@ from verifiers.verifier import Verifier
 __all__ = ["ExactVerifier", "MathVerifier", "choice_answer", "choice_key", "math_equal", "math_verdict"]
 
 MAX_ANSWER_CHARS = 2000
+# An answer longer than this, as the parser sees it (decimals written as fractions), is not
+# parsed: the grammar costs up to ~2 ms a character (a list of 331 copies of 3.14: 5 s). Plain
+# numbers of any length up to MAX_ANSWER_CHARS are compared without it. The tables' longest
+# answer has 390 characters.
+MAX_PARSED_CHARS = 1000
 # Matched on `_unwrap_text`'s output, whose spaces are single and never inside "(B)": each
 # separator below then has one reading, so a near-miss fails in linear time (with `\s*` on
 # both sides of a separator that may itself be a space, "A A A ... x" backtracked exponentially).
@@ -303,6 +309,8 @@ def _verdict(a: Normalized, r: Normalized) -> str:
     if ref is None:
         # a reference our grammar cannot read (1, 3, 5, \ldots, 2n-1): only the same string matches
         return "ok" if canonical_text(a_latex) == canonical_text(r_latex) else "mismatch"
+    if len(_exact_decimals(a_latex)) > MAX_PARSED_CHARS:
+        return "parse_error"  # the parser's own time: ~2 ms a character on long lists
     ans, _ = _parse(a_latex)
     if ans is None:
         return "parse_error"
