@@ -114,7 +114,9 @@ def numeric_value(e: Basic, sub: dict[Symbol, Expr], digits: int) -> Basic | Non
             else:
                 out = node.func(*args)
                 if not (flat_number(out) or isinstance(out, sympy.logic.boolalg.BooleanAtom)):
-                    out = out.evalf(work)  # its arguments are numbers: a cost of its own
+                    # its arguments are numbers, so this costs the node alone; doit first for
+                    # what the parser left unevaluated (UnevaluatedExpr, as \\gcd(6, 4) is read)
+                    out = out.doit(deep=False).evalf(work)
         if out is not None and not (flat_number(out) or isinstance(out, sympy.logic.boolalg.BooleanAtom)):
             out = None
         memo[node] = out
