@@ -8,7 +8,8 @@
 
 Modules: limits (Limits, rlimits), isolation (levels, namespaces), zygote (the warm fork
 server and the process tree), process (one run: pipes, deadline, caps), harness (the child
-side of each role), wire (values on the wire, comparisons), judge (tests objects).
+side of each role), rpc (the `assert` tests' channel to the candidate: proxies, checked
+replies, which names cross), wire (values on the wire, comparisons), judge (tests objects).
 This package never imports `verifiers`.
 """
 

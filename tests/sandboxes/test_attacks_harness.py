@@ -1,0 +1,259 @@
+"""Attacks on the `assert` kind's two-process protocol, written as a policy would try them.
+
+Every program here is wrong; any test it passes is a test it stole. Three routes:
+- shadowing: the candidate defines a name the tests mean as something else (`abs`, `all`,
+  `math`, a variable the test binds itself);
+- the hello: the candidate's process takes over its end of the RPC at load time and sends
+  names of its choosing (`__builtins__`, `abs`), then answers requests itself;
+- replies out of turn: answers that do not fit the request (`stop` for a call, a string for
+  `len`, an exception that is not an Exception) that Python would swallow or misread.
+The honest programs at the end must keep passing: only the attacks may change.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sandboxes import run_tests
+from tests.sandboxes.conftest import TIGHT
+
+
+def score(program: str, tests: list[str], setup: str = "") -> list[bool]:
+    rep = run_tests(program, {"kind": "assert", "setup": setup, "tests": tests}, TIGHT)
+    return [o.passed for o in rep.outcomes]
+
+
+def forged_server(names: dict, answer: str) -> str:
+    """A candidate that owns its end of the RPC (fd 5 out, fd 6 in) from load time on: it
+    sends `names` as its hello at once, then answers every request `req` with the JSON of
+    the expression `answer` (lines that are not requests are read and ignored)."""
+    return f"""
+import json, os
+os.write(5, (json.dumps({{"names": json.loads({json.dumps(names)!r})}}) + "\\n").encode())
+for line in os.fdopen(6, "rb"):
+    req = json.loads(line)
+    if "op" in req:
+        os.write(5, (json.dumps({answer}) + "\\n").encode())
+os._exit(0)
+"""
+
+
+def handle(h: int, r: str = "function") -> dict:
+    return {"h": h, "r": r}
+
+
+# --- 2. builtins and the tests' own names are never the candidate's ---------------------
+
+SHADOWS = {
+    "abs": ("def abs(x):\n    return 0\ndef area(r):\n    return 3\n",
+            "assert abs(area(2) - 12.566370614359172) < 1e-6"),
+    "all": ("def all(xs):\n    return True\ndef double(x):\n    return 0\n",
+            "assert all([double(x) == 2 * x for x in [1, 2, 3]])"),
+    "sorted": ("def sorted(xs):\n    return [1, 2, 3]\ndef unique(xs):\n    return xs\n",
+               "assert sorted(unique([3, 1, 3, 2])) == [1, 2, 3]"),
+    "set": ("set = lambda xs: {1, 2}\ndef pair():\n    return [9]\n",
+            "assert set(pair()) == {1, 2}"),
+    "len": ("def len(x):\n    return 3\ndef triple():\n    return []\n",
+            "assert len(triple()) == 3"),
+    "hasattr": ("def hasattr(*a):\n    return True\ndef make():\n    return []\n",
+                "assert hasattr(make(), 'push')"),
+    "round": ("def round(x, n=0):\n    return 3.14\ndef pi_approx():\n    return 0\n",
+              "assert round(pi_approx(), 2) == 3.14"),
+    "range": ("def range(*a):\n    return []\ndef double(x):\n    return 0\n",
+              "for x in range(5):\n    assert double(x) == 2 * x"),
+    "zip": ("def zip(*a):\n    return []\ndef double_all(xs):\n    return [0, 0]\n",
+            "assert all(a == b for a, b in zip(double_all([1, 2]), [2, 4]))"),
+    "sum": ("def sum(xs):\n    return 10\ndef digits(n):\n    return [0]\n",
+            "assert sum(digits(1234)) == 10"),
+    "math_not_imported_by_the_test": (
+        "class math:\n    isclose = staticmethod(lambda *a, **k: True)\n"
+        "def area(r):\n    return 3\n",
+        "assert math.isclose(area(2), 12.566370614359172)"),
+    "variable_the_test_binds_itself": (
+        "last = 3\ndef countdown():\n    return []\n",
+        "for last in countdown():\n    pass\nassert last == 3"),
+    "variable_a_test_function_declares_global": (
+        "result = 42\ndef answer():\n    raise ValueError\n",
+        "def run():\n    global result\n    try:\n        result = answer()\n    except ValueError:\n"
+        "        pass\nrun()\nassert result == 42"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHADOWS))
+def test_candidate_cannot_shadow_a_name_the_tests_use(name):
+    program, test = SHADOWS[name]
+    assert score(program, [test]) == [False]
+
+
+SETUP_WINS = {
+    "helper": ("def check(v):\n    assert v == 42\n",
+               "def check(v):\n    pass\ndef answer():\n    return 0\n", "check(answer())"),
+    "expected_value": ("expected = [1, 2, 3]\n",
+                       "expected = [0]\ndef order(xs):\n    return [0]\n", "assert order([3, 1, 2]) == expected"),
+    "module": ("import math\n",
+               "class math:\n    isclose = staticmethod(lambda *a, **k: True)\ndef area(r):\n    return 3\n",
+               "assert math.isclose(area(2), 12.566370614359172)"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SETUP_WINS))
+def test_setup_names_beat_the_candidate(name):
+    setup, program, test = SETUP_WINS[name]
+    assert score(program, [test], setup) == [False]
+
+
+# --- 3. the hello carries only names the tests read, never builtins or modules ----------
+
+HELLOS = {
+    # __builtins__ in the test namespace: every builtin and `import` would be the candidate's
+    "__builtins__": ({"area": handle(0), "__builtins__": {"d": [["abs", handle(1)]]}},
+                     '{"v": 0}', "", "assert abs(area(2) - 12.566370614359172) < 1e-6"),
+    "__import__": ({"area": handle(0), "__builtins__": {"d": [["__import__", handle(1)]]}},
+                   '{"v": {"h": 7, "r": "module"}} if req["op"] == "getattr" or req["h"] == 1 '
+                   'else {"v": True}',
+                   "import math", "assert math.isclose(area(2), 12.566370614359172)"),
+    "a_builtin_by_name": ({"abs": handle(0), "area": handle(1)}, '{"v": 0}', "",
+                          "assert abs(area(2) - 12.566370614359172) < 1e-6"),
+    "a_setup_name": ({"check": handle(0), "answer": handle(1)}, '{"v": None}',
+                     "def check(v):\n    assert v == 42", "check(answer())"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HELLOS))
+def test_forged_hello_cannot_replace_builtins_or_test_names(name):
+    names, answer, setup, test = HELLOS[name]
+    assert score(forged_server(names, answer), [test], setup) == [False]
+
+
+def test_hello_names_the_tests_do_not_read_are_ignored():
+    # dunders, keywords, non-identifiers and thousands of unread names do nothing
+    junk = {f"n{i}": i for i in range(20000)}
+    names = {**junk, "double": handle(0), "__name__": "x", "True": False, "a b": 1, "_": 5}
+    tests = ["assert __name__ != 'x'", "assert double(2) == 4",
+             "assert n1 == 1 and 'n2' not in globals() and '_' not in globals()"]
+    assert score(forged_server(names, '{"v": 4}'), tests) == [True, True, True]
+
+
+# --- 4. a reply must fit its request ----------------------------------------------------
+
+SWALLOWED = [
+    "assert all(map(lambda x: double(x) == 2 * x, [1, 2, 3]))",
+    "assert not list(filter(lambda x: double(x) != 2 * x, [1, 2, 3]))",
+    "assert not any(map(lambda x: double(x) != 2 * x, [1, 2, 3]))",
+    "assert sum(1 for _ in filter(lambda x: double(x) != 2 * x, [1, 2, 3])) == 0",
+]
+
+
+@pytest.mark.parametrize("test", SWALLOWED)
+def test_stop_in_reply_to_a_call_is_a_violation(test):
+    assert score(forged_server({"double": handle(0)}, '{"stop": 1}'), [test]) == [False]
+
+
+@pytest.mark.parametrize("op_test", [
+    "assert all(map(lambda i: table[i] == i * i, [1, 2, 3]))",       # getitem
+    "assert all(map(lambda i: table.size == 3, [1, 2, 3]))",         # getattr
+    "assert all(map(lambda i: len(table) == 3, [1, 2, 3]))",         # len
+    "assert all(map(lambda i: bool(table), [1, 2, 3]))",             # bool
+    "assert all(map(lambda i: iter(table) is None, [1, 2, 3]))",     # iter
+])
+def test_stop_in_reply_to_anything_but_next_is_a_violation(op_test):
+    assert score(forged_server({"table": handle(0, "Table")}, '{"stop": 1}'), [op_test]) == [False]
+
+
+# Each reply below does not fit its request; each test would pass if the reply were read as
+# data or as a catchable exception. The bare `except:` must not save it either.
+MISFITS = {
+    "len_not_an_int": ('{"v": "3"}', "try:\n    n = len(box)\nexcept:\n    n = 3\nassert n == 3"),
+    "len_negative": ('{"v": -1}', "try:\n    n = len(box)\nexcept:\n    n = 3\nassert n == 3"),
+    "iter_a_list": ('{"v": [1, 2, 3]}',
+                    "try:\n    xs = list(box)\nexcept:\n    xs = [1, 2, 3]\nassert xs == [1, 2, 3]"),
+    "bool_an_int": ('{"v": 1}', "try:\n    b = bool(box)\nexcept:\n    b = True\nassert b"),
+    "setattr_a_value": ('{"v": 5}', "box.size = 1"),
+    "setitem_a_value": ('{"v": 5}', "box[0] = 1"),
+    "extra_keys": ('{"v": 2, "stop": 1}', "assert double(1) == 2"),
+    "error_name_not_a_string": ('{"e": 1}',
+                                "try:\n    double(None)\nexcept Exception:\n    pass\nelse:\n"
+                                "    raise AssertionError"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MISFITS))
+def test_a_reply_that_does_not_fit_its_request_fails_the_test(name):
+    answer, test = MISFITS[name]
+    names = {"box": handle(0, "Box"), "double": handle(1)}
+    assert score(forged_server(names, answer), [test]) == [False]
+
+
+EXPECTS_AN_EXCEPTION = [
+    "try:\n    double(None)\nexcept Exception:\n    pass\nelse:\n    raise AssertionError",
+    "try:\n    double(None)\nexcept:\n    pass\nelse:\n    raise AssertionError",
+]
+
+
+@pytest.mark.parametrize("name", ["SystemExit", "KeyboardInterrupt", "GeneratorExit", "BaseException",
+                                  "BaseExceptionGroup"])
+@pytest.mark.parametrize("test", EXPECTS_AN_EXCEPTION)
+def test_a_reply_naming_a_base_exception_is_not_an_error_to_catch(name, test):
+    answer = json.dumps({"e": name, "detail": "bye"})
+    assert score(forged_server({"double": handle(0)}, f"json.loads({answer!r})"), [test]) == [False]
+
+
+@pytest.mark.parametrize("body", ["raise SystemExit(0)", "import sys\n    sys.exit(0)",
+                                  "raise SystemExit('ok')"])
+def test_exiting_inside_a_call_does_not_pass_a_test_that_expects_an_error(body):
+    program = f"def double(x):\n    {body}\n"
+    assert score(program, EXPECTS_AN_EXCEPTION + ["assert double(2) == 4"]) == [False, False, False]
+
+
+@pytest.mark.parametrize("name", ["StopIteration", "StopAsyncIteration"])
+def test_a_reply_naming_stop_iteration_is_not_raised_as_such(name):
+    answer = json.dumps({"e": name, "detail": ""})
+    forged = forged_server({"double": handle(0)}, f"json.loads({answer!r})")
+    assert score(forged, SWALLOWED) == [False] * len(SWALLOWED)
+
+
+def test_candidate_raising_stop_iteration_in_a_call_does_not_end_the_tests_loop():
+    program = "def double(x):\n    raise StopIteration\n"
+    assert score(program, SWALLOWED) == [False] * len(SWALLOWED)
+
+
+# --- the tests process itself -----------------------------------------------------------
+
+def test_tests_process_is_not_dumpable_and_not_interruptible():
+    # The candidate's process may share the tests process's uid (rlimits level, non-root):
+    # it must not be able to open /proc/<tests>/fd/4 and write verdict frames, or attach to
+    # it, or raise KeyboardInterrupt inside a test with SIGINT.
+    tests = ["import ctypes\nassert ctypes.CDLL(None).prctl(3, 0, 0, 0, 0) == 0",  # PR_GET_DUMPABLE
+             "import signal\nassert signal.getsignal(signal.SIGINT) == signal.SIG_DFL"]
+    assert score("x = 1\n", tests) == [True, True]
+
+
+# --- honest programs still pass ---------------------------------------------------------
+
+def test_honest_programs_keep_working():
+    program = ("import math\n"
+               "def abs(x):\n    return x if x > 0 else -x\n"            # its own abs, used inside
+               "def area(r):\n    return math.pi * r * r\n"
+               "def bisect(xs, x):\n    return sorted(xs).index(x)\n"   # named like a module
+               "def evens(n):\n    yield from range(0, n, 2)\n"
+               "class Box:\n    def __init__(self):\n        self.items = []\n"
+               "    def __len__(self):\n        return len(self.items)\n"
+               "    def __bool__(self):\n        return bool(self.items)\n"
+               "def double(x):\n    if x is None:\n        raise TypeError('no')\n    return 2 * x\n"
+               "LIMIT = 10\n_private = 7\n")
+    setup = "import itertools\ndef check(v, want):\n    assert v == want\n"
+    tests = [
+        "assert abs(area(2) - 12.566370614359172) < 1e-6",
+        "assert math.isclose(area(1), math.pi)",                         # math not imported here
+        "assert bisect([3, 1, 2], 2) == 1",
+        "assert all(x % 2 == 0 for x in evens(7)) and list(evens(5)) == [0, 2, 4]",
+        "assert list(itertools.islice(evens(100), 2)) == [0, 2]",
+        "b = Box()\nassert not b and len(b) == 0\nb.items = [1]\nassert b and len(b) == 1",
+        "assert all(map(lambda x: double(x) == 2 * x, [1, 2, 3]))",
+        "try:\n    double(None)\nexcept TypeError:\n    pass\nelse:\n    raise AssertionError",
+        "check(LIMIT, 10)\ncheck(_private, 7)",
+        "last = None\nfor last in evens(3):\n    pass\nassert last == 2",
+    ]
+    assert score(program, tests, setup) == [True] * len(tests)
