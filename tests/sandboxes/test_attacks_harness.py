@@ -17,6 +17,7 @@ import json
 import pytest
 
 from sandboxes import run_tests
+from sandboxes.rpc import plan_names
 from tests.sandboxes.conftest import TIGHT
 
 
@@ -134,6 +135,27 @@ def test_hello_names_the_tests_do_not_read_are_ignored():
     tests = ["assert __name__ != 'x'", "assert double(2) == 4",
              "assert n1 == 1 and 'n2' not in globals() and '_' not in globals()"]
     assert score(forged_server(names, '{"v": 4}'), tests) == [True, True, True]
+
+
+def test_handle_type_names_are_not_free_text():
+    # the type name shown for a candidate object is the candidate's text: keep it a name
+    names = {"make": handle(0)}
+    answer = '{"v": {"h": 1, "r": "x> == 3 and <" + "y" * 200}}'
+    test = ("r = repr(make())\nassert r.startswith('<candidate ') and r.endswith('>')\n"
+            "assert len(r) <= 92 and all(c.isalnum() or c in '_.?' for c in r[11:-1])")
+    assert score(forged_server(names, answer), [test]) == [True]
+
+
+def test_the_names_that_cross_are_decided_from_the_test_code_alone():
+    setup = "import itertools\nfrom math import isclose\nexpected = 3\ndef check(v):\n    global seen\n    seen = v"
+    tests = ["assert abs(add(1, 2) - expected) < 1e-9 and isclose(area(1), math.pi)",
+             "for last in gen():\n    pass\nassert last == 2 and bisect(xs, 1) == string.digits",
+             "assert obj.items == _private and __name__ and __builtins__"]
+    wanted, modules = plan_names([setup, *tests])
+    assert {"add", "area", "gen", "bisect", "xs", "obj", "_private"} <= set(wanted)
+    assert not {"abs", "isclose", "expected", "check", "seen", "last", "itertools", "math", "string",
+                "__name__", "__builtins__"} & set(wanted)
+    assert modules == ["math", "string"]
 
 
 # --- 4. a reply must fit its request ----------------------------------------------------
