@@ -8,8 +8,10 @@ tests and for users' own fakes.
 
 An item the service could not score (reason "timeout", "crashed", "bad_reference", "error")
 becomes a NaN reward: excluded from its group, never counted as 0. `timeout_reward` (a config
-field) scores timeouts and crashes instead, which closes an escape a policy could learn: an
-answer that hangs the verifier is left out, where a wrong one is penalised.
+field, 0 by default in `grpo train`) scores timeouts and crashes instead, which closes an
+escape a policy could learn: an answer that hangs the verifier would be left out, where a
+wrong one is penalised. A code program past its own time limit is no such item: the sandbox
+scores it as a failed test (reason "time_limit"), like any wrong answer.
 
     pytest tests/grpo/test_scoring.py
 """
@@ -26,7 +28,8 @@ from typing import Any, Protocol
 from verifiers.score import Score
 
 # The reward service's reasons for "could not be scored" (verifiers.service.UNSCORED_REASONS);
-# repeated here so that importing grpo starts no worker machinery.
+# repeated here so that importing grpo starts no worker machinery. The sandbox's "time_limit"
+# is a scored failure, not one of these.
 UNSCORED_REASONS = frozenset({"timeout", "crashed", "bad_reference", "error"})
 
 

@@ -10,6 +10,23 @@ Kinds (DESIGN.md): `stdio` runs the program once per case and compares stdout he
 values here; `assert` runs the candidate and the test snippets in two separate processes
 (harness.py). Expected outputs never enter the candidate's process. A test that hangs or
 crashes fails alone: the run restarts after it, so the tests after it still count.
+
+A program that runs out of time (the per-test wall deadline, or its CPU limit) fails that
+test with reason `time_limit`: a wrong answer, scored like any other, with partial credit for
+the tests it passed. That holds wherever it hangs: loading, the `assert` setup, a test. The
+time it spends loading counts towards its first test. `budget_s` bounds the whole run, so a
+caller's own deadline (the reward service's) can be set past it and never preempt the verdict.
+
+Comparisons (wire.values_equal, wire.tokens_equal) are exact except where the expected
+value is a float. `stdio`: tokens split on ASCII whitespace; an expected integer token
+needs exactly that spelling (`42`, not `+42`, `042`, `42.0`, `٤٢`, `4_2`); an expected
+decimal or exponent token (`2.50`, `1e-3`) takes an ASCII number within 1e-6 (relative or
+absolute); any other token, the same string. `call`: an int expected needs an int of that
+value (not `1e9` or `True`), a float expected an int or float within 1e-6 relative; lists
+and tuples alike, element by element; a dict's keys in any order. A set (or a list in another
+order) matches an expected list only where the test declares the result unordered:
+`"unordered": true` on the tests object (every case) or on one case (overriding the tests
+object's), allowed only for `call` and only where `expected` is a list.
 """
 
 from __future__ import annotations
@@ -22,11 +39,29 @@ from dataclasses import dataclass, field, replace
 
 from sandboxes import wire
 from sandboxes.limits import Limits
-from sandboxes.process import STARTUP_S, Proc, abandon, caps_for, drive, kill_all, spawn
+from sandboxes.process import (
+    GRACE_S,
+    STARTUP_S,
+    TIME_LIMIT,
+    Proc,
+    abandon,
+    caps_for,
+    drive,
+    kill_all,
+    spawn,
+)
 from sandboxes.zygote import Zygote, default_zygote
 
 KINDS = ("assert", "stdio", "call")
 LANGUAGES = ("python",)
+# Every reason a test can fail with. All are the program's verdicts (scored), none means "could
+# not score": those belong to the reward service (timeout, crashed, bad_reference, error).
+REASONS = ("ok", "wrong_answer", "runtime_error", TIME_LIMIT, "memory", "output_limit",
+           "syntax_error", "unsupported")
+# Per round on top of timeout_s, for budget_s: start-up, leftovers holding the pipes after the
+# program ended, and killing and respawning on a busy machine.
+_ROUND_OVERHEAD_S = STARTUP_S + GRACE_S + 1.0
+_MAX_FRAME_BYTES = 64 << 20  # one `call` result line, at most
 
 
 class BadTests(ValueError):
@@ -36,7 +71,7 @@ class BadTests(ValueError):
 @dataclass(frozen=True)
 class TestOutcome:
     passed: bool
-    reason: str = "ok"  # ok, wrong_answer, runtime_error, timeout, memory, output_limit, syntax_error
+    reason: str = "ok"  # one of REASONS
     detail: str = ""
 
 
@@ -80,6 +115,7 @@ def validate(tests) -> dict:
             raise BadTests("`assert` needs a non-empty list of strings in `tests`")
         if not isinstance(setup, str):
             raise BadTests("`setup` must be a string")
+        _check_unordered(tests, [], kind)
         for i, src in enumerate([setup, *snippets]):
             try:
                 compile(src, "<test>", "exec")
@@ -89,6 +125,7 @@ def validate(tests) -> dict:
         cases = tests.get("cases")
         if not isinstance(cases, list) or not cases or not all(isinstance(c, dict) for c in cases):
             raise BadTests(f"`{kind}` needs a non-empty list of objects in `cases`")
+        _check_unordered(tests, cases, kind)
         for c in cases:
             if kind == "stdio" and not (isinstance(c.get("stdin", ""), str) and isinstance(c.get("stdout"), str)):
                 raise BadTests("a `stdio` case needs string `stdout` (and optional string `stdin`)")
@@ -100,11 +137,28 @@ def validate(tests) -> dict:
     return tests
 
 
+def _check_unordered(tests: dict, cases: list[dict], kind: str) -> None:
+    """`unordered` (on the tests object, or on a case to override it): a bool, for `call`
+    cases whose `expected` is a list. An order-free match is what the test declares, never
+    what a result's type (a set) implies."""
+    default = tests.get("unordered", False)
+    flags = [default, *(c["unordered"] for c in cases if "unordered" in c)]
+    if any(type(f) is not bool for f in flags):
+        raise BadTests("`unordered` must be true or false")
+    if kind != "call" and any(flags):
+        raise BadTests("`unordered` applies to `call` results only")
+    for c in cases:
+        if c.get("unordered", default) and type(c.get("expected")) not in (list, tuple, set, frozenset):
+            raise BadTests("an `unordered` case needs a list in `expected`")
+
+
 def budget_s(tests, limits: Limits) -> float:
-    """Upper bound on the wall time of run_tests (for a caller's own deadline)."""
+    """Upper bound on the wall time of run_tests (for a caller's own deadline). Worst case:
+    every test hangs and costs its own round (a fresh process that loads the program, runs
+    to the deadline and is killed), so the time_limit verdict arrives within this bound."""
     tests = validate(tests)
     n = len(tests["tests"] if tests["kind"] == "assert" else tests["cases"])
-    return n * (limits.timeout_s + STARTUP_S) + STARTUP_S
+    return n * (limits.timeout_s + _ROUND_OVERHEAD_S) + STARTUP_S
 
 
 def run_tests(program: str, tests, limits: Limits | None = None, zygote: Zygote | None = None) -> TestReport:
@@ -120,6 +174,8 @@ def run_tests(program: str, tests, limits: Limits | None = None, zygote: Zygote 
         outcomes = _call(program, tests, limits, z)
     else:
         outcomes = _assert(program, tests, limits, z)
+    # Defence in depth: whatever a test process reported, the verdict is one of REASONS.
+    outcomes = [o if o.reason in REASONS else replace(o, reason="runtime_error") for o in outcomes]
     return TestReport(outcomes, z.level, time.monotonic() - t0)
 
 
@@ -163,13 +219,16 @@ def _call(program: str, tests: dict, limits: Limits, z: Zygote) -> list[TestOutc
     outcomes: list[TestOutcome | None] = [None] * n
     # Only the inputs travel: `expected` stays here.
     inputs = [{"args": c.get("args", []), "kwargs": c.get("kwargs", {})} for c in cases]
+    frame_caps = [_frame_cap(c["expected"]) for c in cases]
     start = 0
     while start < n:
         nxt = [start]
         load_error: list[str] = []
+        # Read on every read of the pipe: the longest line the next result may take.
+        caps = {**caps_for(limits), "frames": frame_caps[start]}
 
         def on_frame(p: Proc, f: dict, nxt: list = nxt, load_error: list = load_error,
-                     start: int = start) -> None:
+                     start: int = start, caps: dict = caps) -> None:
             k = nxt[0]
             if "load_error" in f and k == start:
                 reason = f["load_error"] if f["load_error"] in ("syntax_error", "memory") else "runtime_error"
@@ -180,7 +239,8 @@ def _call(program: str, tests: dict, limits: Limits, z: Zygote) -> list[TestOutc
                 return
             if "v" in f:
                 try:
-                    ok = wire.values_equal(wire.decode(f["v"]), cases[k]["expected"])
+                    unordered = cases[k].get("unordered", tests.get("unordered", False))
+                    ok = wire.values_equal(wire.decode(f["v"]), cases[k]["expected"], unordered=unordered)
                 except (wire.WireError, RecursionError):
                     ok = False
                 outcomes[k] = TestOutcome(ok, "ok" if ok else "wrong_answer")
@@ -188,6 +248,7 @@ def _call(program: str, tests: dict, limits: Limits, z: Zygote) -> list[TestOutc
                 reason = f.get("reason") if f.get("reason") in ("memory", "runtime_error") else "runtime_error"
                 outcomes[k] = TestOutcome(False, reason, str(f.get("detail", ""))[:300])
             nxt[0] = k + 1
+            caps["frames"] = frame_caps[min(k + 1, n - 1)]
             p.deadline = time.monotonic() + limits.timeout_s
 
         data = json.dumps({"program": program, "entry_point": tests["entry_point"],
@@ -195,12 +256,12 @@ def _call(program: str, tests: dict, limits: Limits, z: Zygote) -> list[TestOutc
         p = spawn({"role": "call"}, _for_rounds(limits, n - start), data=data, frames=True, zygote=z)
         p.on_frame = on_frame
         try:
-            drive([p], caps_for(limits), until=lambda nxt=nxt: nxt[0] >= n)
+            drive([p], caps, until=lambda nxt=nxt: nxt[0] >= n)
         finally:
             if nxt[0] >= n:
                 abandon([p])  # every case answered: its exit status adds nothing
             kill_all([p])
-        if load_error or nxt[0] == start and p.result.reason != "timeout" and not p.result.frames:
+        if load_error or nxt[0] == start and p.result.reason != TIME_LIMIT and not p.result.frames:
             reason = load_error[0] if load_error else _ended(p)
             for k in range(start, n):
                 outcomes[k] = TestOutcome(False, reason)
@@ -210,6 +271,19 @@ def _call(program: str, tests: dict, limits: Limits, z: Zygote) -> list[TestOutc
             outcomes[k] = TestOutcome(False, _ended(p))
         start = k + 1
     return [o or TestOutcome(False, "runtime_error") for o in outcomes]
+
+
+def _frame_cap(expected) -> int:
+    """The longest result line worth parsing for a case: a result that can match is at most a
+    small multiple of the expected value's own encoding (a float's long repr, a big int for
+    an expected float), so a longer line is wrong (`output_limit`). Parsing it would cost the
+    parent, the reward service's worker, time and memory outside every deadline: a forged
+    60 MB line took 24 s and 3 GB, long enough for the service's own unscored `timeout`."""
+    try:
+        size = len(json.dumps(wire.encode(expected), separators=(",", ":")))
+    except (wire.WireError, RecursionError, TypeError, ValueError):
+        return _MAX_FRAME_BYTES
+    return min(max(16 * size, 1 << 20), _MAX_FRAME_BYTES)
 
 
 def _ended(p: Proc) -> str:
@@ -227,6 +301,7 @@ def _assert(program: str, tests: dict, limits: Limits, z: Zygote) -> list[TestOu
     while start < n:
         running: list[int] = []  # the test B has started and not finished
         stop: list[str] = []  # B could not get to the tests at all: reason for all the rest
+        first = [True]  # the round's first test: its deadline also covers loading and setup
 
         a_to_b, b_to_a = os.pipe(), os.pipe()
         unconsumed = {*a_to_b, *b_to_a}  # spawn hands these over (and closes ours)
@@ -250,10 +325,15 @@ def _assert(program: str, tests: dict, limits: Limits, z: Zygote) -> list[TestOu
             raise
 
         def on_frame(p: Proc, f: dict, a: Proc = a, b: Proc = b, running: list = running,
-                     stop: list = stop) -> None:
+                     stop: list = stop, first: list = first) -> None:
             if "s" in f:
                 running[:] = [f["s"]]
-                a.deadline = b.deadline = time.monotonic() + limits.timeout_s
+                # The round's first test keeps the round's deadline if that is sooner: loading
+                # shares it (as in `call` and `stdio`). Else a program that loads for most of
+                # it and then hangs would cost two deadlines per test and outrun budget_s.
+                deadline = time.monotonic() + limits.timeout_s
+                a.deadline = b.deadline = min(deadline, b.deadline) if first[0] else deadline
+                first[0] = False
             elif "e" in f:
                 k = f["e"]
                 reason = "ok" if f.get("ok") else str(f.get("reason", "runtime_error"))
@@ -280,16 +360,20 @@ def _assert(program: str, tests: dict, limits: Limits, z: Zygote) -> list[TestOu
             if outcomes[k] is not None and outcomes[k].reason == "dead":
                 outcomes[k] = TestOutcome(False, dead_reason)
         if stop or (not running and all(outcomes[k] is None for k in range(start, n))):
-            reason = stop[0] if stop else ("timeout" if b.result.timed_out else dead_reason)
-            if reason not in ("syntax_error", "memory", "timeout", "output_limit"):
+            reason = stop[0] if stop else (TIME_LIMIT if b.result.timed_out else dead_reason)
+            if reason not in ("syntax_error", "memory", TIME_LIMIT, "output_limit"):
                 reason = "runtime_error"
+            if reason == "runtime_error" and (a.result.timed_out or b.result.timed_out):
+                # The deadline killed A a moment before B, and B reported "candidate died":
+                # the death was ours, the program had simply not finished loading in time.
+                reason = TIME_LIMIT
             for k in range(start, n):
                 if outcomes[k] is None:
                     outcomes[k] = TestOutcome(False, reason)
             break
         if running:
             k = running[0]
-            outcomes[k] = TestOutcome(False, "timeout" if b.result.timed_out else dead_reason)
+            outcomes[k] = TestOutcome(False, TIME_LIMIT if b.result.timed_out else dead_reason)
             start = k + 1
         else:
             done = [k for k in range(start, n) if outcomes[k] is not None]

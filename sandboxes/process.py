@@ -22,6 +22,7 @@ from sandboxes.zygote import SandboxError, Zygote, default_zygote
 
 GRACE_S = 0.5  # after the keeper reports, how long leftovers may hold our pipes open
 STARTUP_S = 2.0  # slack for process start-up on a busy machine, on top of timeout_s
+TIME_LIMIT = "time_limit"  # the reason of a program that ran out of wall or CPU time
 
 
 @dataclass
@@ -43,13 +44,16 @@ class RunResult:
 
     @property
     def reason(self) -> str:
-        """Failure class of the process as a whole: ok, timeout, memory, output_limit, runtime_error."""
+        """Failure class of the process as a whole: ok, time_limit, memory, output_limit,
+        runtime_error. `time_limit` (the wall deadline, or RLIMIT_CPU's SIGXCPU / SIGKILL) is
+        the program's verdict, a wrong answer like the others; it is not the reward service's
+        `timeout`, which means the service itself ran out of time and could not score."""
         if self.timed_out:
-            return "timeout"
+            return TIME_LIMIT
         if self.output_limited:
             return "output_limit"
         if self.signal in (signal.SIGXCPU, signal.SIGKILL) and self.cpu_s >= 0.9 * self.cpu_limit_s:
-            return "timeout"
+            return TIME_LIMIT
         tail = self.stderr[-2000:]
         if b"MemoryError" in tail or b"bad_alloc" in tail or b"out of memory" in tail.lower():
             return "memory"

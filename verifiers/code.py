@@ -7,11 +7,15 @@
 
 The program is the last fenced block of the `<answer>` (or of the completion, outside
 `<think>`), else the whole answer. value = fraction of tests passed; passed = all passed;
-reason = the first failure's: wrong_answer, runtime_error, timeout, memory, output_limit,
-syntax_error, or no_code when there is nothing to run. Tests run in `sandboxes` (see its
-docstring for isolation levels and the threat model); a malformed tests object raises
-BadReference, a sandbox that cannot start raises SandboxUnavailable (both a VerifierError and
-a sandboxes.SandboxError, so either `except` catches it).
+reason = the first failure's: wrong_answer, runtime_error, time_limit, memory, output_limit,
+syntax_error, or no_code when there is nothing to run. Every one of these is a verdict on the
+program, scored: `time_limit` (a test ran out of time) is a wrong answer that keeps the credit
+of the tests that passed, never the reward service's unscored `timeout`, and `budget_s` makes
+the service's deadline for the item long enough that the verdict arrives first. Comparisons
+are exact except where the expected value is a float (sandboxes.judge says the rules). Tests
+run in `sandboxes` (see its docstring for isolation levels and the threat model); a malformed
+tests object raises BadReference, a sandbox that cannot start raises SandboxUnavailable (both
+a VerifierError and a sandboxes.SandboxError, so either `except` catches it).
 
     python -m pytest tests/verifiers/test_code.py -q
 """
@@ -73,7 +77,9 @@ class CodeVerifier(Verifier):
             raise BadReference(str(e)) from e
 
     def budget_s(self, reference: Any) -> float:
-        """Upper bound on the seconds one item may take: per-test timeouts plus start-up."""
+        """Upper bound on the seconds one item may take: per-test timeouts plus start-up, so
+        that the reward service's deadline (its timeout_s plus this) outlasts the sandbox's
+        own and a looping program gets its `time_limit` verdict, not an unscored `timeout`."""
         return budget_s(self._tests(reference), self.limits)
 
     def score(self, completion: str, reference: Any) -> Score:

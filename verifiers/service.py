@@ -43,7 +43,8 @@ from verifiers.verifier import Verifier
 
 log = logging.getLogger(__name__)
 
-# Reasons that mean "could not be scored", not "scored wrong": trainers exclude these items.
+# Reasons that mean "could not be scored", not "scored wrong": the service's own failures. A
+# code program past its own time limit is scored ("time_limit", a failed test), never one of these.
 UNSCORED_REASONS = frozenset({"timeout", "crashed", "bad_reference", "error"})
 
 # Longer completions are deduplicated on their whole text: computing a verifier's cache key
