@@ -382,8 +382,8 @@ class RewardService(BatchScorer):
     def _drop_busy(self) -> None:
         """Kill and forget every worker that holds an item; the next dispatch starts fresh ones."""
         for w in [w for w in self._workers if w.item is not None]:
+            w.kill()  # first: interrupted here, the worker is still listed and killed next time
             self._workers.remove(w)  # in place: the finalizer holds this list
-            w.kill()
             self.stats["workers_replaced"] += 1
 
     def _completion_key(self, key: str, completion: str) -> Any:

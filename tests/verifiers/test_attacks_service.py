@@ -94,17 +94,44 @@ def test_an_exception_raised_by_a_signal_handler_inside_score_leaks_nothing(serv
 
     old = signal.signal(signal.SIGALRM, timeout)
     try:
+        # One worker is still sleeping on the right answer when the alarm fires; the other is idle.
         signal.setitimer(signal.ITIMER_REAL, 0.5)
         with pytest.raises(TimeoutError):
-            service.score(["slow:right", "slow:fine"], ["right", "fine"])
+            service.score(["slow:right", "fine"], ["right", "fine"])
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+    # The idle worker answers the wrong program first; the sleeping one's "passed" must not
+    # overwrite it, nor be cached for it.
+    for _ in range(2):
+        assert service.score_outcomes(["wrong"], ["right"])[0].score.reason == "mismatch"
     # Every later call is exact: no stale verdict, no IndexError, no timeouts.
-    for _ in range(3):
-        out = service.score_outcomes(["wrong", "nope", "right"], ["right", "fine", "right"])
-        assert [o.score.reason for o in out] == ["mismatch", "mismatch", "ok"]
-    assert [s.passed for s in service.score(["wrong", "nope"], ["right", "fine"])] == [False, False]
+    out = service.score_outcomes(["wrong", "nope", "right"], ["right", "fine", "right"])
+    assert [o.score.reason for o in out] == ["mismatch", "mismatch", "ok"]
+
+
+def test_verl_batches_after_a_sigalrm_timeout_score_right_answers_right():
+    # The reported failure, end to end: after one interrupted compute_score_batch, later calls
+    # timed out or raised IndexError, and a right answer scored 0.
+    from verifiers.for_verl import VerlReward
+
+    register("slowjudge", _Judge)
+    reward = VerlReward(spec="slowjudge", workers=2, timeout_s=30.0)
+    old = signal.signal(signal.SIGALRM, lambda signum, frame: (_ for _ in ()).throw(TimeoutError("verl")))
+    try:
+        reward.compute_score_batch(["d", "d"], ["warm", "up"], ["warm", "up"])  # both workers started
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        with pytest.raises(TimeoutError):
+            reward.compute_score_batch(["d", "d"], ["slow:A", "B"], ["A", "B"])
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        for _ in range(2):
+            assert reward.compute_score_batch(["d"], ["wrong"], ["A"]) == [{"score": 0.0, "acc": 0.0, "unscored": 0.0}]
+        out = reward.compute_score_batch(["d"] * 3, ["wrong", "A", "nope"], ["A", "A", "B"])
+        assert [(o["score"], o["unscored"]) for o in out] == [(0.0, 0.0), (1.0, 0.0), (0.0, 0.0)]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        reward.close()
 
 
 # --- 11: no non-finite reward ---------------------------------------------------------------
