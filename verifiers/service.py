@@ -214,12 +214,17 @@ class RewardService(BatchScorer):
         # A bad per-item spec fails that item alone; the default spec was checked at start.
         keys: list[str | None] = []
         spec_errors: dict[int, str] = {}
+        rejected: dict[str, str] = {}  # a bad spec string repeated in the batch is parsed once
         for i, spec in enumerate(specs or [None] * len(completions)):
             try:
+                if isinstance(spec, str) and spec in rejected:
+                    raise SpecError(rejected[spec])
                 keys.append(self._resolve(spec if spec is not None else self.default_spec))
             except SpecError as e:
                 keys.append(None)
                 spec_errors[i] = f"bad reward spec: {e}"
+                if isinstance(spec, str):
+                    rejected[spec] = str(e)
             except Exception as e:  # noqa: BLE001 - e.g. an object spec that does not pickle
                 keys.append(None)
                 spec_errors[i] = f"bad reward spec: {type(e).__name__}: {e}"
