@@ -3,27 +3,44 @@
     verify fixtures/samples/math_completions.jsonl --reward "0.1*format + math" -o scored.jsonl
     verify doctor        # what the sandbox can isolate on this machine
 
-Every input line gets exactly one output line, in order. A line that is not a JSON object,
-or lacks the completion or the reference, gets `error` and `reward: null`; so does a record
-whose reference the verifier rejects. The run goes on, stderr names the bad lines, and the
-exit status is 1. A summary (count, mean reward, pass rate, reasons, throughput) goes to stderr.
+Every input line gets exactly one output line, in order, whatever it holds. A line that is not
+UTF-8, not a JSON object (or nested too deep to read), or lacks the completion or the
+reference, gets `error` and `reward: null`; so does a record whose reference or `reward_spec`
+the reward service rejects (a per-record spec may not loosen `--reward`'s limits, see
+`verifiers.spec.check_within`). The run goes on, stderr names the bad lines, and the exit
+status is 1. An output, `--report` or `--plot` path that is the input file (or another of
+them) is refused before anything is written. SIGTERM and Ctrl-C stop the run at once, workers
+included (exit status 143 / 130; the output then ends at the last finished batch). A summary
+(count, mean reward, pass rate, reasons, throughput) goes to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import signal
 import sys
+import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from functools import lru_cache
 from typing import IO, Any
 
+from verifiers.cli_io import (
+    clobbered,
+    decode_line,
+    dumps_line,
+    error_line,
+    loads_line,
+    read_batches,
+)
 from verifiers.score import SpecError
+from verifiers.spec import parse_spec
 
 EXIT_OK, EXIT_BAD_RECORDS, EXIT_USAGE = 0, 1, 2
+EXIT_SIGINT, EXIT_SIGTERM = 128 + signal.SIGINT, 128 + signal.SIGTERM
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,7 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--completion-key", default="completion", help="field holding the model's text")
     p.add_argument("--reference-key", default="reference", help="field holding the gold answer (or tests)")
     p.add_argument("--spec-key", default="reward_spec",
-                   help="optional per-record field that overrides --reward for that record")
+                   help="optional per-record field that overrides --reward for that record; it may choose "
+                        "any verifiers but no limit looser than --reward's or --spec-ceiling's")
+    p.add_argument("--spec-ceiling", default=None,
+                   help='what else a per-record spec may ask for, e.g. "code(timeout_s=20)" (default: only --reward)')
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: CPU count)")
     p.add_argument("--timeout", type=float, default=10.0, help="deadline per item in seconds (default: 10)")
     p.add_argument("--batch-size", type=int, default=512, help="records scored per batch (default: 512)")
@@ -78,23 +98,11 @@ class _Progress:
             sys.stderr.write("\n")
 
 
-def _read_batches(stream: IO[str], size: int) -> Iterator[list[tuple[int, str]]]:
-    batch: list[tuple[int, str]] = []
-    for lineno, line in enumerate(stream, start=1):
-        batch.append((lineno, line))
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def _check_record(line: str, args: argparse.Namespace) -> tuple[dict | None, Any, str | None]:
     """(record, reference, error): the record and its reference, or why the line is unusable."""
-    try:
-        rec = json.loads(line)
-    except json.JSONDecodeError as e:
-        return None, None, f"not valid JSON: {e.msg} at column {e.colno}"
+    rec, error = loads_line(line)
+    if error is not None:
+        return None, None, error
     if not isinstance(rec, dict):
         return None, None, f"expected a JSON object, got {type(rec).__name__}"
     if args.completion_key not in rec:
@@ -113,12 +121,6 @@ def _check_record(line: str, args: argparse.Namespace) -> tuple[dict | None, Any
     if args.group_key and args.group_key not in rec:
         return rec, None, f"missing field {args.group_key!r}"
     return rec, ref, None
-
-
-def _error_record(rec: dict | None, raw: str, error: str) -> dict:
-    out = dict(rec) if isinstance(rec, dict) else {"line": raw.rstrip("\n")[:1000]}
-    out.update(reward=None, passed=None, reason="bad_input", parts={}, error=error)
-    return out
 
 
 def same_answer(answer: str, other: str) -> Any:
@@ -187,8 +189,11 @@ class _Selection:
         from verifiers.extract import extract_answer
 
         g = self.group(rec)
-        answer = extract_answer(rec[self.args.completion_key]) if isinstance(reference, str) else \
-            rec[self.args.completion_key].strip()
+        try:
+            answer = extract_answer(rec[self.args.completion_key]) if isinstance(reference, str) else \
+                rec[self.args.completion_key].strip()
+        except (RecursionError, ValueError):  # an answer that cannot be read casts no vote
+            answer = None
         if g is not None:
             g.add(reference, passed, answer)
         if self.keep is None:
@@ -216,11 +221,11 @@ class _Selection:
             g.bad_lines += 1
 
 
-def run(args: argparse.Namespace, stdin: IO[str], stdout: IO[str]) -> int:
+def run(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes]) -> int:
     from verifiers.service import UNSCORED_REASONS, RewardService
 
-    inp = stdin if args.input == "-" else open(args.input, encoding="utf-8")  # noqa: SIM115
-    out = stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
+    inp = stdin if args.input == "-" else open(args.input, "rb")  # noqa: SIM115
+    out = stdout if args.output == "-" else open(args.output, "wb")  # noqa: SIM115
     total_bytes = os.path.getsize(args.input) if args.input != "-" else None
     progress = _Progress(total_bytes, not args.quiet)
     selection = _Selection(args)
@@ -230,10 +235,12 @@ def run(args: argparse.Namespace, stdin: IO[str], stdout: IO[str]) -> int:
     bad: list[tuple[int, str]] = []
     n_records, done_bytes, start = 0, 0, time.monotonic()
     try:
-        with RewardService(args.reward, workers=args.workers, timeout_s=args.timeout) as service:
+        with RewardService(args.reward, workers=args.workers, timeout_s=args.timeout,
+                           spec_ceiling=args.spec_ceiling) as service:
             selection.service = service
-            for batch in _read_batches(inp, args.batch_size):
-                checked = [_check_record(line, args) for _, line in batch]
+            for batch in read_batches(inp, args.batch_size):
+                texts = [decode_line(raw) for _, raw in batch]
+                checked = [_check_record(text, args) if err is None else (None, None, err) for text, err in texts]
                 good = [i for i, (_, _, err) in enumerate(checked) if err is None]
                 outcomes = service.score_outcomes(
                     [checked[i][0][args.completion_key] for i in good],
@@ -241,25 +248,30 @@ def run(args: argparse.Namespace, stdin: IO[str], stdout: IO[str]) -> int:
                     [checked[i][0].get(args.spec_key) for i in good],
                 ) if good else []
                 scored = dict(zip(good, outcomes, strict=True))
-                for i, ((lineno, line), (rec, ref, err)) in enumerate(zip(batch, checked, strict=True)):
+                for i, ((lineno, raw), (text, _), (rec, ref, err)) in enumerate(zip(batch, texts, checked, strict=True)):
+                    done_bytes += len(raw)
+                    line = None
                     if err is None and scored[i].score.reason in ("bad_reference", "error"):
                         err = scored[i].error or scored[i].score.reason
-                    done_bytes += len(line.encode("utf-8"))
+                    if err is None:
+                        s = scored[i].score
+                        row = {**rec, **s.to_dict()}
+                        if s.reason in UNSCORED_REASONS and scored[i].error:
+                            row["error"] = scored[i].error
+                        line = dumps_line(row)
+                        if line is None:
+                            err = "the scored record cannot be written as JSON (nested too deeply)"
                     if err is not None:
                         bad.append((lineno, err))
                         selection.bad(rec)
                         if selection.keep is None:
-                            out.write(json.dumps(_error_record(rec, line, err), ensure_ascii=False) + "\n")
+                            out.write(error_line(rec, text, err))
                         continue
-                    s = scored[i].score
-                    row = {**rec, **s.to_dict()}
-                    if s.reason in UNSCORED_REASONS and scored[i].error:
-                        row["error"] = scored[i].error
                     rewards.append(s.value)
                     passed += s.passed
                     reasons[s.reason] += 1
                     if selection.observe(rec, ref, s.value, s.passed):
-                        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                        out.write(line)  # type: ignore[arg-type]
                 n_records += len(batch)
                 out.flush()
                 progress.update(done_bytes, n_records)
@@ -364,9 +376,16 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
         return serve_main(argv[1:])
     args = _parser().parse_args(argv)
-    if args.batch_size < 1 or (args.workers is not None and args.workers < 1) or args.timeout <= 0:
-        print("verify: --batch-size and --workers must be >= 1 and --timeout > 0", file=sys.stderr)
+    if args.batch_size < 1 or (args.workers is not None and args.workers < 1) or not 0 < args.timeout < math.inf:
+        print("verify: --batch-size and --workers must be >= 1 and --timeout a finite number > 0", file=sys.stderr)
         return EXIT_USAGE
+    for flag, spec in (("--reward", args.reward), ("--spec-ceiling", args.spec_ceiling)):
+        try:
+            if spec is not None:
+                parse_spec(spec)
+        except SpecError as e:
+            print(f"verify: bad {flag}: {e}", file=sys.stderr)
+            return EXIT_USAGE
     if (args.max_per_group is not None or args.dedupe) and not args.group_key:
         print("verify: --max-per-group and --dedupe need --group-key", file=sys.stderr)
         return EXIT_USAGE
@@ -392,13 +411,33 @@ def main(argv: list[str] | None = None) -> int:
     if args.input != "-" and not os.path.isfile(args.input):
         print(f"verify: no such input file: {args.input}", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        return run(args, sys.stdin, sys.stdout)
-    except SpecError as e:
-        print(f"verify: bad --reward: {e}", file=sys.stderr)
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    problem = clobbered(args, stdin, stdout)
+    if problem:
+        print(f"verify: {problem}", file=sys.stderr)
         return EXIT_USAGE
+    # SIGTERM unwinds like Ctrl-C: the service kills its workers (and their sandboxes) on the
+    # way out, instead of the process dying and leaving them running their items.
+    handling = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if handling else None
+    try:
+        return run(args, stdin, stdout)
+    except KeyboardInterrupt as e:
+        by = "SIGTERM" if e.args == ("SIGTERM",) else "SIGINT"
+        print(f"verify: stopped by {by}; the output ends at the last finished batch", file=sys.stderr)
+        return EXIT_SIGTERM if by == "SIGTERM" else EXIT_SIGINT
     except BrokenPipeError:  # `verify ... | head`
         return EXIT_OK
+    except OSError as e:  # an output or report path that cannot be written
+        print(f"verify: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        if handling:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 if __name__ == "__main__":

@@ -63,6 +63,9 @@ class CodeVerifier(Verifier):
     """
 
     name = "code"
+    # "namespaces" requires the strongest level, "auto" takes the strongest that works here
+    # (which may be rlimits), "rlimits" gives the program the network and host writes.
+    LIMIT_ORDER = {"isolation": ("namespaces", "auto", "rlimits")}
 
     def __init__(self, *, timeout_s: float = 5.0, memory_bytes: int = 1 << 30,
                  output_bytes: int = 1 << 20, max_processes: int = 32, isolation: str = "auto"):
@@ -75,6 +78,10 @@ class CodeVerifier(Verifier):
             return validate(reference)
         except BadTests as e:
             raise BadReference(str(e)) from e
+
+    def resource_limits(self) -> dict[str, Any]:
+        """Every sandbox limit and the isolation level: a spec chosen by data may only tighten them."""
+        return {**self.limits.to_dict(), "isolation": self.isolation}
 
     def budget_s(self, reference: Any) -> float:
         """Upper bound on the seconds one item may take: per-test timeouts plus start-up, so

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from verifiers.score import Score
-from verifiers.service import UNSCORED_REASONS, RewardService
+from verifiers.service import UNSCORED_REASONS, RewardService, SpecCeiling, checked_outcome
 from verifiers.verifier import Verifier
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,9 @@ class TRLReward:
 
     spec:             reward spec string or Verifier ("0.1*format + math").
     reference_column: dataset column holding the gold answer (or code tests).
-    spec_column:      optional dataset column with a per-row spec that overrides `spec`.
+    spec_column:      optional dataset column with a per-row spec that overrides `spec`; it may
+                      choose any verifiers but no limit looser than `spec`'s or `spec_ceiling`'s.
+    spec_ceiling:     more specs whose limits a row's spec may use (see RewardService).
     unscored:         what an unscored item returns: None (TRL skips it) or a number.
     service:          an existing service (RewardService, RayRewardService) to share; else one is
                       started on first use with `workers` and `timeout_s` and owned by this object.
@@ -69,8 +71,10 @@ class TRLReward:
 
     def __init__(self, spec: str | Verifier = "0.1*format + math", *, reference_column: str = "reference",
                  spec_column: str | None = None, unscored: float | None = None, service: Any = None,
-                 workers: int | None = None, timeout_s: float = 10.0, name: str | None = None):
+                 workers: int | None = None, timeout_s: float = 10.0, name: str | None = None,
+                 spec_ceiling: SpecCeiling = None):
         self.spec, self.reference_column, self.spec_column = spec, reference_column, spec_column
+        self.spec_ceiling = spec_ceiling
         self.unscored, self.workers, self.timeout_s = unscored, workers, timeout_s
         self._service, self._owns_service = service, service is None
         self._lock = threading.Lock()
@@ -87,7 +91,8 @@ class TRLReward:
     def service(self) -> Any:
         with self._lock:
             if self._service is None:
-                self._service = RewardService(self.spec, workers=self.workers, timeout_s=self.timeout_s)
+                self._service = RewardService(self.spec, workers=self.workers, timeout_s=self.timeout_s,
+                                              spec_ceiling=self.spec_ceiling)
             return self._service
 
     def _score(self, completions: list[Any], columns: dict[str, Any]) -> list[float | None]:
@@ -98,7 +103,7 @@ class TRLReward:
         references = list(columns[self.reference_column])
         specs = list(columns[self.spec_column]) if self.spec_column and self.spec_column in columns else None
         texts = [completion_text(c) for c in completions]
-        outcomes = self.service.score_outcomes(texts, references, specs)
+        outcomes = [checked_outcome(o) for o in self.service.score_outcomes(texts, references, specs)]
         for o in outcomes:
             if o.error and o.score.reason in UNSCORED_REASONS:
                 log.warning("reward %s could not score an item (%s): %s", self.__name__, o.score.reason, o.error)

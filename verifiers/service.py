@@ -6,7 +6,18 @@ outlives its deadline has its worker killed (SIGKILL, never `signal.alarm`, whic
 threads and Ray actors and cannot interrupt long C arithmetic such as `5^{5^{5^5}}`) and gets
 `reason "timeout"`; an item whose worker dies gets `reason "crashed"`. The worker is replaced
 and the rest of the batch goes on. A verifier that raises (a bad reference, a bug) gets
-`reason "bad_reference"` or `"error"` for that item alone, with the message in `errors`.
+`reason "bad_reference"` or `"error"` for that item alone, with the message in `errors`; so
+does an item the parent cannot prepare (a tests object it cannot budget, a reference too deep
+to key or send, a bad per-item spec) and a verifier that returns a non-finite reward.
+
+Per-item spec strings are data: they may choose the verifiers, weights and composition, never
+a resource or isolation limit looser than the operator's (`spec` and `spec_ceiling`; see
+`verifiers.spec.check_within`). Verifier objects are the caller's own code and pass as they are.
+
+Every request to a worker carries a fresh id that its reply must echo, and a call that ends
+abnormally (an exception from a signal handler, such as verl's per-item SIGALRM timeout, or a
+bug) kills every worker still holding an item: a late verdict can never land on, or be cached
+for, another item.
 
 GRPO batches share a reference across G completions and repeat answers, so: identical
 (spec, completion, reference) items are scored once, verdicts are kept in a bounded LRU across
@@ -19,9 +30,10 @@ already imported sympy and math-verify.
 
 from __future__ import annotations
 
-import io
+import itertools
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -33,13 +45,13 @@ from typing import Any, Self
 
 import dill
 import multiprocess as mp
-from multiprocess import forkserver, popen_forkserver, reduction, spawn, util
 from multiprocess.connection import wait
-from multiprocess.context import ForkServerProcess
+from multiprocess.reduction import ForkingPickler
 
 from verifiers.score import BadReference, Score, ServiceError, SpecError
-from verifiers.spec import _REGISTRY, parse_spec, register
+from verifiers.spec import check_within, parse_spec
 from verifiers.verifier import Verifier
+from verifiers.workers import Worker, how_died, is_reply_to, valid_score
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +64,7 @@ UNSCORED_REASONS = frozenset({"timeout", "crashed", "bad_reference", "error"})
 _MAX_KEYED_CHARS = 32_768
 
 # Imported once in the fork server so a fresh worker costs a fork, not a sympy import.
-_PRELOAD = ["verifiers.service", "verifiers.format", "verifiers.shaping", "verifiers.math_answers", "verifiers.warmup",
+_PRELOAD = ["verifiers.workers", "verifiers.format", "verifiers.shaping", "verifiers.math_answers", "verifiers.warmup",
             "verifiers.code"]
 
 
@@ -62,126 +74,18 @@ class Outcome:
     error: str | None = None  # why the item could not be scored, when it could not
 
 
-def _die_with_parent() -> None:
-    # Linux: SIGKILL this worker when the process that forked it exits, so a worker stuck in C
-    # arithmetic never outlives the service.
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def _worker_main(conn: Any, memory_bytes: int | None, registry: dict) -> None:
-    _die_with_parent()
-    if memory_bytes:
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    for name, factory in registry.items():
-        register(name, factory)
-    verifiers: dict[str, Verifier] = {}
-    while True:
-        try:
-            msg = conn.recv()
-        except (EOFError, OSError):
-            return
-        if msg is None:
-            return
-        if msg[0] == "verifier":  # ("verifier", key, dill bytes): a Python object spec
-            verifiers[msg[1]] = dill.loads(msg[2])
-            continue
-        _, idx, key, completion, reference = msg
-        try:
-            v = verifiers.get(key)
-            if v is None:
-                v = verifiers[key] = parse_spec(key)
-            s = v(completion, reference)
-            if not isinstance(s, Score):
-                raise TypeError(f"verifier {v!r} returned {type(s).__name__}, not Score")
-            out = (idx, s, None)
-        except BadReference as e:
-            out = (idx, Score(0.0, False, "bad_reference"), f"bad reference: {e}")
-        except MemoryError:
-            out = (idx, Score(0.0, False, "crashed"), "verifier ran out of memory")
-        except Exception as e:  # noqa: BLE001 - the process boundary: report, never die silently
-            out = (idx, Score(0.0, False, "error"), f"{type(e).__name__}: {e}")
-        conn.send(out)
-
-
-class _NoMainPopen(popen_forkserver.Popen):
-    """Forkserver launch without re-running the caller's `__main__` in the worker.
-
-    multiprocessing re-imports the main script in every forkserver/spawn child. For a reward
-    worker that is wrong twice over: a training script would re-import torch in each worker
-    (seconds and gigabytes per replacement), and a script without an `if __name__` guard
-    would recurse. Workers need nothing from `__main__`: verifier objects travel by value
-    (dill), spec strings are rebuilt from the registry.
-    """
-
-    def _launch(self, process_obj: Any) -> None:
-        prep_data = spawn.get_preparation_data(process_obj._name)
-        prep_data.pop("init_main_from_path", None)
-        prep_data.pop("init_main_from_name", None)
-        buf = io.BytesIO()
-        popen_forkserver.set_spawning_popen(self)
-        try:
-            reduction.dump(prep_data, buf)
-            reduction.dump(process_obj, buf)
-        finally:
-            popen_forkserver.set_spawning_popen(None)
-        self.sentinel, w = forkserver.connect_to_new_process(self._fds)
-        _parent_w = os.dup(w)
-        self.finalizer = util.Finalize(self, util.close_fds, (_parent_w, self.sentinel))
-        with open(w, "wb", closefd=True) as f:
-            f.write(buf.getbuffer())
-        self.pid = forkserver.read_signed(self.sentinel)
-
-
-class _WorkerProcess(ForkServerProcess):
-    @staticmethod
-    def _Popen(process_obj: Any) -> _NoMainPopen:
-        return _NoMainPopen(process_obj)
-
-
-class _Worker:
-    def __init__(self, ctx: Any, memory_bytes: int | None):
-        parent_conn, child_conn = ctx.Pipe(duplex=True)
-        process_cls = _WorkerProcess if ctx.get_start_method() == "forkserver" else ctx.Process
-        self.proc = process_cls(target=_worker_main, args=(child_conn, memory_bytes, dict(_REGISTRY)), daemon=True)
-        self.proc.start()
-        child_conn.close()  # so the parent sees EOF when the worker dies
-        self.conn = parent_conn
-        self.item: int | None = None
-        self.deadline = 0.0
-        self.known: set[str] = set()  # object-spec keys already sent to this worker
-
-    def kill(self) -> None:
-        if self.proc.is_alive():
-            self.proc.kill()
-        self.proc.join(timeout=5)
-        self.conn.close()
-
-
-def _how_died(exitcode: int | None) -> str:
-    if exitcode is None:
-        return "still running"
-    if exitcode < 0:
-        try:
-            import signal
-
-            return f"killed by {signal.Signals(-exitcode).name}"
-        except ValueError:
-            return f"killed by signal {-exitcode}"
-    return f"exit code {exitcode}"
+def _failed(reason: str, error: str) -> Outcome:
+    return Outcome(Score(0.0, False, reason), error)
 
 
 def _ref_key(reference: Any) -> str:
     if isinstance(reference, str):
         return reference
     return json.dumps(reference, sort_keys=True, default=str)
+
+
+# Specs beyond the default whose limits a per-item spec string may use: one, several, or none.
+SpecCeiling = str | Verifier | Sequence[str | Verifier] | None
 
 
 class BatchScorer:
@@ -191,11 +95,14 @@ class BatchScorer:
 
     stats: dict[str, int]
 
-    def __init__(self, spec: str | Verifier, timeout_s: float):
-        if timeout_s <= 0:
-            raise ValueError(f"timeout_s must be positive, got {timeout_s}")
+    def __init__(self, spec: str | Verifier, timeout_s: float, spec_ceiling: SpecCeiling = None):
+        if not isinstance(timeout_s, int | float) or not math.isfinite(timeout_s) or timeout_s <= 0:
+            raise ValueError(f"timeout_s must be a positive finite number, got {timeout_s}")
         self.default_spec, self.timeout_s = spec, float(timeout_s)
         self._parsed: dict[str, Verifier] = {}
+        # What per-item spec strings may ask for at most: the operator's specs (a bad one
+        # raises SpecError here, at construction).
+        self._ceiling = [parse_spec(c) for c in [spec, *self._ceiling_specs(spec_ceiling)]]
         self._lock = threading.Lock()
         self._closed = False
 
@@ -214,7 +121,9 @@ class BatchScorer:
         with self._lock:
             if self._closed:
                 raise ServiceError("the reward service is closed")
-            return self._score_batch(list(completions), list(references), list(specs) if specs is not None else None)
+            outcomes = self._score_batch(list(completions), list(references),
+                                         list(specs) if specs is not None else None)
+        return [checked_outcome(o) for o in outcomes]
 
     def close(self) -> None:
         with self._lock:
@@ -228,13 +137,26 @@ class BatchScorer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @staticmethod
+    def _ceiling_specs(spec_ceiling: SpecCeiling) -> list[str | Verifier]:
+        if spec_ceiling is None:
+            return []
+        return [spec_ceiling] if isinstance(spec_ceiling, str | Verifier) else list(spec_ceiling)
+
     def _parse(self, spec: str | Verifier) -> Verifier:
-        """The Verifier of a spec; strings are parsed once (a bad one raises SpecError)."""
+        """The Verifier of a spec. An object is the caller's own code and passes as it is; a
+        string may come from data, so it is parsed once and must stay within the ceiling (a
+        bad one, or one asking for looser limits, raises SpecError)."""
         if isinstance(spec, Verifier):
             return spec
-        if spec not in self._parsed:
-            self._parsed[spec] = parse_spec(spec)
-        return self._parsed[spec]
+        if not isinstance(spec, str):
+            raise SpecError(f"a reward spec must be a string, got {type(spec).__name__}")
+        v = self._parsed.get(spec)
+        if v is None:
+            v = parse_spec(spec)
+            check_within(v, self._ceiling)
+            self._parsed[spec] = v
+        return v
 
     def _score_batch(self, completions: list[str], references: list[Any],
                      specs: list[str | Verifier | None] | None) -> list[Outcome]:
@@ -244,10 +166,22 @@ class BatchScorer:
         raise NotImplementedError
 
 
+def checked_outcome(o: Outcome) -> Outcome:
+    """`o`, or an error outcome when its Score is not plain and finite (see `valid_score`)."""
+    try:
+        valid_score(o.score)
+    except (TypeError, ValueError) as e:
+        return _failed("error", str(e))
+    return o
+
+
 class RewardService(BatchScorer):
     """Scores batches with a pool of worker processes and a hard deadline per item.
 
     spec:         default reward spec string ("0.1*format + math") or a Verifier object.
+    spec_ceiling: more specs whose verifiers' limits a per-item spec string may use (a code
+                  verifier's timeout, memory, isolation, ...); `spec` always counts. A
+                  per-item spec asking for more is that item's error. See `spec.check_within`.
     workers:      number of worker processes (default: the CPU count).
     timeout_s:    base deadline per item, from the moment a worker takes it; a verifier's
                   `budget_s(reference)` (a code verifier's test time) is added to it.
@@ -258,8 +192,9 @@ class RewardService(BatchScorer):
     """
 
     def __init__(self, spec: str | Verifier = "math", workers: int | None = None, timeout_s: float = 10.0,
-                 memory_bytes: int | None = 4 << 30, cache_size: int = 65536, start_method: str = "forkserver"):
-        super().__init__(spec, timeout_s)
+                 memory_bytes: int | None = 4 << 30, cache_size: int = 65536, start_method: str = "forkserver",
+                 spec_ceiling: SpecCeiling = None):
+        super().__init__(spec, timeout_s, spec_ceiling)
         self.n_workers = max(1, workers or os.cpu_count() or 1)
         self.memory_bytes, self.cache_size = memory_bytes, cache_size
         self._ctx = mp.get_context(start_method)
@@ -268,7 +203,8 @@ class RewardService(BatchScorer):
         self._verifiers: dict[str, Verifier] = {}
         self._objects: dict[str, bytes] = {}
         self._resolve(spec)  # a bad default spec fails here, not on the first batch
-        self._workers: list[_Worker] = []
+        self._workers: list[Worker] = []
+        self._rids = itertools.count(1)
         self._cache: OrderedDict[tuple[str, Any, str], Score] = OrderedDict()
         self.stats = {"items": 0, "dispatched": 0, "cache_hits": 0, "timeouts": 0, "crashes": 0, "workers_replaced": 0}
         self._finalizer = weakref.finalize(self, RewardService._shutdown, self._workers)
@@ -279,12 +215,20 @@ class RewardService(BatchScorer):
         # A bad per-item spec fails that item alone; the default spec was checked at start.
         keys: list[str | None] = []
         spec_errors: dict[int, str] = {}
+        rejected: dict[str, str] = {}  # a bad spec string repeated in the batch is parsed once
         for i, spec in enumerate(specs or [None] * len(completions)):
             try:
+                if isinstance(spec, str) and spec in rejected:
+                    raise SpecError(rejected[spec])
                 keys.append(self._resolve(spec if spec is not None else self.default_spec))
             except SpecError as e:
                 keys.append(None)
                 spec_errors[i] = f"bad reward spec: {e}"
+                if isinstance(spec, str):
+                    rejected[spec] = str(e)
+            except Exception as e:  # noqa: BLE001 - e.g. an object spec that does not pickle
+                keys.append(None)
+                spec_errors[i] = f"bad reward spec: {type(e).__name__}: {e}"
         return self._run(completions, references, keys, spec_errors)
 
     def _release(self) -> None:
@@ -310,15 +254,22 @@ class RewardService(BatchScorer):
         # Exact duplicates are scored once: `owners[k]` lists the batch indices of unique item k.
         unique: dict[tuple[str, Any, str], int] = {}
         owners: list[list[int]] = []
-        items: list[tuple[str, str, Any, tuple[str, Any, str]]] = []
+        items: list[tuple[str, str, Any, tuple[str, Any, str], float]] = []
         for i in range(n):
-            if keys[i] is None:
-                results[i] = Outcome(Score(0.0, False, "error"), spec_errors[i])
+            key = keys[i]
+            if key is None:
+                results[i] = _failed("error", spec_errors[i])
                 continue
             if not isinstance(completions[i], str):
-                results[i] = Outcome(Score(0.0, False, "error"), f"completion is {type(completions[i]).__name__}, not text")
+                results[i] = _failed("error", f"completion is {type(completions[i]).__name__}, not text")
                 continue
-            cache_key = (keys[i], self._completion_key(keys[i], completions[i]), _ref_key(references[i]))
+            # Everything the parent computes about an item happens here, before any worker
+            # holds one: what fails is that item's error, never the batch's.
+            try:
+                cache_key = (key, self._completion_key(key, completions[i]), _ref_key(references[i]))
+            except Exception as e:  # noqa: BLE001 - e.g. a reference nested too deep to key
+                results[i] = _failed("bad_reference", f"reference cannot be keyed: {type(e).__name__}: {e}")
+                continue
             hit = self._cache.get(cache_key)
             if hit is not None:
                 self._cache.move_to_end(cache_key)
@@ -328,9 +279,17 @@ class RewardService(BatchScorer):
             if cache_key in unique:
                 owners[unique[cache_key]].append(i)
                 continue
+            try:
+                budget = self._budget_s(key, references[i])
+            except BadReference as e:
+                results[i] = _failed("bad_reference", f"bad reference: {e}")
+                continue
+            except Exception as e:  # noqa: BLE001 - a verifier's budget_s that fails
+                results[i] = _failed("error", f"{type(e).__name__}: {e}")
+                continue
             unique[cache_key] = len(items)
             owners.append([i])
-            items.append((keys[i], completions[i], references[i], cache_key))
+            items.append((key, completions[i], references[i], cache_key, budget))
         self.stats["items"] += n
         self.stats["dispatched"] += len(items)
         # Dispatch grouped by reference so a worker's parsed-reference cache is reused.
@@ -344,60 +303,94 @@ class RewardService(BatchScorer):
         assert all(r is not None for r in results)
         return results  # type: ignore[return-value]
 
+    def _budget_s(self, key: str, reference: Any) -> float:
+        budget = self._verifiers[key].budget_s(reference)
+        if not isinstance(budget, int | float) or not math.isfinite(budget) or budget < 0:
+            raise ValueError(f"verifier budget_s returned {budget!r}, not a finite number of seconds")
+        return float(budget)
+
     def _dispatch(self, items: list, pending: deque[int]) -> dict[int, Outcome]:
         done: dict[int, Outcome] = {}
+        self._drop_busy()  # left busy by a call that was interrupted inside its `finally`
         while len(self._workers) < min(self.n_workers, max(1, len(pending))):
-            self._workers.append(_Worker(self._ctx, self.memory_bytes))
-        while pending or any(w.item is not None for w in self._workers):
-            for w in self._workers:
-                if w.item is None and pending:
-                    self._send(w, pending.popleft(), items, done)
-            busy = [w for w in self._workers if w.item is not None]
-            if not busy:
-                continue
-            wait_s = max(0.0, min(w.deadline for w in busy) - time.monotonic())
-            ready = set(wait([w.conn for w in busy], timeout=wait_s))
-            for w in busy:
-                if w.conn in ready:
-                    try:
-                        _, s, err = w.conn.recv()
-                        done[w.item] = Outcome(s, err)
-                        w.item = None
-                        continue
-                    except (EOFError, OSError):
-                        w.proc.join(timeout=1.0)  # to report how it died
-                        done[w.item] = Outcome(Score(0.0, False, "crashed"),
-                                               f"worker died while scoring ({_how_died(w.proc.exitcode)})")
-                        self.stats["crashes"] += 1
-                elif time.monotonic() >= w.deadline:
-                    done[w.item] = Outcome(Score(0.0, False, "timeout"), "item exceeded its deadline; worker killed")
-                    self.stats["timeouts"] += 1
-                else:
+            self._workers.append(Worker(self._ctx, self.memory_bytes))
+        try:
+            while pending or any(w.item is not None for w in self._workers):
+                for w in self._workers:
+                    if w.item is None and pending:
+                        self._send(w, pending.popleft(), items, done)
+                busy = [w for w in self._workers if w.item is not None]
+                if not busy:
                     continue
-                self._replace(w)
+                wait_s = max(0.0, min(w.deadline for w in busy) - time.monotonic())
+                ready = set(wait([w.conn for w in busy], timeout=wait_s))
+                for w in busy:
+                    if w.conn in ready:
+                        try:
+                            reply = w.conn.recv()
+                        except (EOFError, OSError):
+                            w.proc.join(timeout=1.0)  # to report how it died
+                            done[w.item] = _failed("crashed", f"worker died while scoring ({how_died(w.proc.exitcode)})")
+                            self.stats["crashes"] += 1
+                        except Exception as e:  # noqa: BLE001 - a reply that does not unpickle
+                            done[w.item] = _failed("crashed", f"unreadable reply from the worker: {type(e).__name__}: {e}")
+                            self.stats["crashes"] += 1
+                        else:
+                            if is_reply_to(reply, w.rid):
+                                done[w.item] = Outcome(reply[1], reply[2])
+                                w.item = None
+                                continue
+                            done[w.item] = _failed("crashed", "the worker answered another request")
+                            self.stats["crashes"] += 1
+                    elif time.monotonic() >= w.deadline:
+                        done[w.item] = _failed("timeout", "item exceeded its deadline; worker killed")
+                        self.stats["timeouts"] += 1
+                    else:
+                        continue
+                    self._replace(w)
+        finally:
+            # Normally no worker is busy here. After an exception (a signal handler's, a bug)
+            # the busy ones hold items of this call: their replies must never be read.
+            self._drop_busy()
         return done
 
-    def _send(self, w: _Worker, k: int, items: list, done: dict[int, Outcome]) -> None:
-        key, completion, reference, _ = items[k]
-        budget = self._verifiers[key].budget_s(reference)
+    def _send(self, w: Worker, k: int, items: list, done: dict[int, Outcome]) -> None:
+        key, completion, reference, _, budget = items[k]
+        rid = next(self._rids)
+        try:
+            # Pickled here, before any byte is written, so that a reference that does not
+            # pickle (nested too deep, an odd object) is its item's error with the worker idle.
+            data = ForkingPickler.dumps(("item", rid, key, completion, reference))
+        except Exception as e:  # noqa: BLE001 - the item's own data
+            done[k] = _failed("bad_reference", f"reference cannot be sent to a worker: {type(e).__name__}: {e}")
+            return
         for _attempt in range(2):
+            # Busy from before the first byte: if anything interrupts the send, the worker's
+            # state is unknown and `_drop_busy` kills it.
+            w.item, w.rid, w.deadline = k, rid, time.monotonic() + self.timeout_s + budget
             try:
                 if key in self._objects and key not in w.known:
                     w.conn.send(("verifier", key, self._objects[key]))
                     w.known.add(key)
-                w.conn.send(("item", k, key, completion, reference))
-                w.item, w.deadline = k, time.monotonic() + self.timeout_s + budget
+                w.conn.send_bytes(data)
                 return
             except (BrokenPipeError, EOFError, OSError):
                 # The worker died while idle (killed from outside): replace it and retry once.
                 self._replace(w)
         raise ServiceError("cannot start reward workers: every fresh worker died at once")
 
-    def _replace(self, w: _Worker) -> None:
+    def _replace(self, w: Worker) -> None:
         w.kill()
-        fresh = _Worker(self._ctx, self.memory_bytes)
+        fresh = Worker(self._ctx, self.memory_bytes)
         w.proc, w.conn, w.item, w.known = fresh.proc, fresh.conn, None, set()
         self.stats["workers_replaced"] += 1
+
+    def _drop_busy(self) -> None:
+        """Kill and forget every worker that holds an item; the next dispatch starts fresh ones."""
+        for w in [w for w in self._workers if w.item is not None]:
+            w.kill()  # first: interrupted here, the worker is still listed and killed next time
+            self._workers.remove(w)  # in place: the finalizer holds this list
+            self.stats["workers_replaced"] += 1
 
     def _completion_key(self, key: str, completion: str) -> Any:
         # The part of the completion the verdict depends on (e.g. the extracted answer); a
@@ -417,7 +410,7 @@ class RewardService(BatchScorer):
             self._cache.popitem(last=False)
 
     @staticmethod
-    def _shutdown(workers: list[_Worker]) -> None:
+    def _shutdown(workers: list[Worker]) -> None:
         for w in workers:
             try:
                 w.conn.send(None)

@@ -14,17 +14,30 @@ and the Python expression that builds the same verifier read the same:
 Names are looked up in a registry (`register` adds your own). Built in: format, math, exact,
 code, overlong, repetition, language.
 
+Specs may come from data (a record's `reward_spec`, a request's `spec`), so parsing is bounded:
+at most MAX_SPEC_CHARS characters, MAX_VERIFIERS verifiers and MAX_DEPTH nested parentheses or
+signs; every number finite and at most MAX_NUMBER; weights within +-MAX_WEIGHT. Anything else
+is a SpecError, never another exception. `check_within` is the rule for a spec chosen by data:
+it may pick any verifiers, weights and composition, but no resource or isolation setting
+looser than the operator's.
+
     python -c "from verifiers.spec import parse_spec; print(parse_spec('0.1*format + math'))"
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from verifiers.score import SpecError
 from verifiers.verifier import Verifier
+
+MAX_SPEC_CHARS = 4096
+MAX_VERIFIERS = 64
+MAX_DEPTH = 32
+MAX_NUMBER = 1e18
 
 _TOKEN = re.compile(r"\s*(?:(?P<num>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
                     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<str>'[^']*'|\"[^\"]*\")|(?P<op>[-+*&|(),=]))")
@@ -80,6 +93,16 @@ def _tokenize(spec: str) -> list[tuple[str, str, int]]:
 class _Parser:
     def __init__(self, spec: str):
         self.spec, self.tokens, self.i = spec, _tokenize(spec), 0
+        self.depth = self.verifiers = 0
+
+    def number(self, text: str, integer: bool = False) -> float | int:
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError as e:  # more digits than int() converts
+            raise self.error(f"number {text[:20]!r}... is too long") from e
+        if not math.isfinite(value) or abs(value) > MAX_NUMBER:
+            raise self.error(f"number {text[:20]!r} is not finite or beyond {MAX_NUMBER:g}")
+        return value
 
     def error(self, msg: str) -> SpecError:
         col = self.tokens[self.i][2] + 1 if self.i < len(self.tokens) else len(self.spec) + 1
@@ -136,11 +159,24 @@ class _Parser:
         while self.at("*"):
             self.take()
             rhs = self.atom()
-            if isinstance(v, float) or isinstance(rhs, float):
-                v = v * rhs
-            else:
+            if not (isinstance(v, float) or isinstance(rhs, float)):
                 raise self.error("'*' needs a number on one side (a weight)")
+            v = self.scale(v, rhs)
         return v
+
+    def scale(self, a: Any, b: Any) -> Any:
+        try:
+            v = a * b
+        except ValueError as e:  # a weight that is not finite or too large
+            raise self.error(str(e)) from e
+        if isinstance(v, float) and not math.isfinite(v):
+            raise self.error("a product of numbers overflows")
+        return v
+
+    def nest(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"more than {MAX_DEPTH} nested parentheses or signs")
 
     def atom(self) -> Any:
         tok = self.peek()
@@ -149,17 +185,25 @@ class _Parser:
         kind, text, _ = tok
         if kind == "num":
             self.take()
-            return float(text)
+            return float(self.number(text))
         if kind == "op" and text == "-":
             self.take()
-            return -1.0 * self.atom()
+            self.nest()
+            v = self.scale(-1.0, self.atom())
+            self.depth -= 1
+            return v
         if kind == "op" and text == "(":
             self.take()
+            self.nest()
             v = self.expr()
             self.take(")")
+            self.depth -= 1
             return v
         if kind == "name":
             self.take()
+            self.verifiers += 1
+            if self.verifiers > MAX_VERIFIERS:
+                raise self.error(f"more than {MAX_VERIFIERS} verifiers")
             try:
                 factory = _REGISTRY.get(text) or _builtin(text)
             except ImportError as e:
@@ -169,9 +213,12 @@ class _Parser:
                 raise SpecError(f"unknown verifier {text!r} in spec {self.spec!r}; known: {', '.join(known_names())}")
             kwargs = self.kwargs() if self.at("(") else {}
             try:
-                return factory(**kwargs)
-            except (TypeError, ValueError) as e:
+                v = factory(**kwargs)
+            except Exception as e:  # noqa: BLE001 - any factory failure is this spec's error
                 raise SpecError(f"bad arguments for {text!r} in spec {self.spec!r}: {e}") from e
+            if not isinstance(v, Verifier):
+                raise SpecError(f"{text!r} in spec {self.spec!r} built a {type(v).__name__}, not a Verifier")
+            return v
         raise self.error(f"unexpected {text!r}")
 
     def kwargs(self) -> dict[str, Any]:
@@ -184,7 +231,7 @@ class _Parser:
             self.take("=")
             kind, text, _ = self.take()
             if kind == "num":
-                value: Any = float(text) if any(c in text for c in ".eE") else int(text)
+                value: Any = self.number(text, integer=not any(c in text for c in ".eE"))
             elif kind == "str":
                 value = text[1:-1]
             elif kind == "name":
@@ -209,4 +256,71 @@ def parse_spec(spec: str | Verifier) -> Verifier:
         return spec
     if not isinstance(spec, str):
         raise SpecError(f"a reward spec must be a string, got {type(spec).__name__}")
-    return _Parser(spec).parse()
+    if len(spec) > MAX_SPEC_CHARS:
+        raise SpecError(f"reward spec of {len(spec)} characters; the limit is {MAX_SPEC_CHARS}")
+    try:
+        return _Parser(spec).parse()
+    except RecursionError as e:  # called from deep inside the caller's own stack
+        raise SpecError(f"reward spec {spec[:80]!r} nests too deeply") from e
+
+
+def leaves(verifier: Verifier) -> list[Verifier]:
+    """The verifiers a composed verifier is built of, left to right (no recursion)."""
+    out, stack = [], [verifier]
+    while stack:
+        v = stack.pop()
+        kids = v.children()
+        if kids:
+            stack.extend(reversed(kids))
+        else:
+            out.append(v)
+    return out
+
+
+def check_within(spec: Verifier, ceiling: Verifier | Iterable[Verifier]) -> None:
+    """Raise SpecError when `spec`, chosen by data, asks for more than the operator allows.
+
+    Data may choose which verifiers score a record, with any weights and composition; it may
+    not loosen a resource or isolation limit. Each verifier of `spec` that reports
+    `resource_limits()` must be within those of one verifier of the same class in `ceiling`
+    (the operator's specs): every number at or below, every ranked word at or before (see
+    `Verifier.LIMIT_ORDER`). A class the ceiling does not use is bounded by its own defaults
+    (the class built without arguments), i.e. what the operator gets by writing its bare name.
+    """
+    allowed: dict[type, list[dict[str, Any]]] = {}
+    for c in ([ceiling] if isinstance(ceiling, Verifier) else ceiling):
+        for leaf in leaves(c):
+            allowed.setdefault(type(leaf), []).append(leaf.resource_limits())
+    for leaf in leaves(spec):
+        wanted = leaf.resource_limits()
+        if not wanted:
+            continue
+        options = allowed.get(type(leaf))
+        if options is None:
+            try:
+                options = [type(leaf)().resource_limits()]
+            except Exception as e:  # noqa: BLE001 - no defaults to bound it by
+                raise SpecError(f"{leaf.name!r} is not in the operator's spec and has no default "
+                                f"limits to bound it ({e})") from e
+        problems = [_looser(leaf, wanted, o) for o in options]
+        if all(problems):
+            raise SpecError(f"{leaf.name!r} asks for more than the operator allows: {problems[0]} "
+                            "(a per-item spec may only tighten resource and isolation limits)")
+
+
+def _looser(leaf: Verifier, wanted: dict[str, Any], ceiling: dict[str, Any]) -> str | None:
+    """Why `wanted` is not within `ceiling`, or None when it is."""
+    for knob, value in wanted.items():
+        top = ceiling.get(knob)
+        order = type(leaf).LIMIT_ORDER.get(knob)
+        if value is None or top is None:
+            if value is not top:  # None means "derived"; only the operator may set it
+                return f"{knob}={value!r} where the operator has {top!r}"
+        elif order is not None:
+            if value not in order or top not in order or order.index(value) > order.index(top):
+                return f"{knob}={value!r} is looser than the operator's {top!r} (tightest first: {', '.join(order)})"
+        elif not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+            return f"{knob}={value!r} is not a finite number"
+        elif not isinstance(top, int | float) or value > top:
+            return f"{knob}={value!r} is beyond the operator's {top!r}"
+    return None

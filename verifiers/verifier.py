@@ -10,10 +10,23 @@ Each combinator's repr names exactly what is rewarded, so a logged spec can be r
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import Any, ClassVar
 
 from verifiers.score import Score
+
+# Rewards are O(1); a weight beyond this is a typo or an attack, and bounding it keeps every
+# sum of weighted scores far from float overflow (`1e999*math` would write `Infinity`).
+MAX_WEIGHT = 1e6
+
+
+def check_weight(weight: float) -> float:
+    """`weight` as a float, or ValueError when it is not finite or beyond +-MAX_WEIGHT."""
+    w = float(weight)
+    if not math.isfinite(w) or abs(w) > MAX_WEIGHT:
+        raise ValueError(f"a weight must be a finite number within +-{MAX_WEIGHT:g}, got {weight!r}")
+    return w
 
 
 class Verifier:
@@ -24,6 +37,9 @@ class Verifier:
     """
 
     name: str = "verifier"
+    # For `resource_limits` entries that are words, not numbers: the allowed values, tightest
+    # first (the code verifier's isolation levels).
+    LIMIT_ORDER: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def score(self, completion: str, reference: Any) -> Score:
         raise NotImplementedError
@@ -46,6 +62,13 @@ class Verifier:
         """Seconds this verifier may legitimately need beyond the service's base deadline
         (a code verifier running many tests); combinators add up their children's."""
         return sum(c.budget_s(reference) for c in self.children())
+
+    def resource_limits(self) -> dict[str, Any]:
+        """The settings of this verifier that bound what it may spend or expose (time, memory,
+        output, processes, isolation): numbers where smaller is tighter, or words ranked by
+        `LIMIT_ORDER`. A spec chosen by data may only tighten them (`spec.check_within`), so a
+        verifier with such knobs must report them here. Leaves only; the default has none."""
+        return {}
 
     # --- composition -----------------------------------------------------------------
     def __and__(self, other: Verifier) -> Verifier:
@@ -160,7 +183,7 @@ class Scaled(_Combinator):
     """`w * a`: w times a's value; passed is a's."""
 
     def __init__(self, weight: float, a: Verifier):
-        self.weight, self.a = weight, a
+        self.weight, self.a = check_weight(weight), a
 
     def children(self) -> tuple[Verifier, ...]:
         return (self.a,)
