@@ -306,7 +306,8 @@ class LogRateLimit(logging.Filter):
 
 
 def install_log_rate_limit(limit: LogRateLimit | None = None,
-                           loggers: tuple[str, ...] = ("", "uvicorn", "uvicorn.error", "uvicorn.access")) -> LogRateLimit:
+                           loggers: tuple[str, ...] = ("", "uvicorn", "uvicorn.error", "uvicorn.access"),
+                           ) -> LogRateLimit:
     """Put one `LogRateLimit` on every handler of these loggers (root and uvicorn's, which do not
     propagate); call it after logging is configured."""
     limit = limit or LogRateLimit()

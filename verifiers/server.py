@@ -25,9 +25,11 @@ checked in constant time before the body is read; with a token, /openapi.json ne
 deadline on request headers, so slow clients cannot take every file descriptor (`/health`
 keeps answering; `verifiers.http_guards`); requests in flight (503); the body's size (413,
 declared or chunked) and arrival time (408); items per request and each item's completion,
-spec and id (413, naming the item and the limit); per-item specs kept parsed (LRU); and
-repeated warnings in the log (a count instead of a flood). SIGINT/SIGTERM stop accepting,
-finish the requests in flight (up to `--graceful-timeout` seconds), then stop the workers.
+spec and id (413, naming the item and the limit); the problems a 422 lists (counts and
+unknown fields are checked before pydantic, which reports every bad element); per-item specs
+kept parsed (LRU); and repeated warnings in the log (a count instead of a flood).
+SIGINT/SIGTERM stop accepting, finish the requests in flight (up to `--graceful-timeout`
+seconds), then stop the workers.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from verifiers import request_checks as checks
 from verifiers.for_openrlhf import (
     DEFAULT_STRIP_TOKENS,
     openrlhf_response,
@@ -58,7 +61,7 @@ from verifiers.for_openrlhf import (
 )
 from verifiers.http_guards import RequestGuard, bounded_h11, fit_file_limit, install_log_rate_limit
 from verifiers.microbatch import MicroBatcher
-from verifiers.score import Score, SpecError
+from verifiers.score import SpecError
 from verifiers.service import UNSCORED_REASONS, Outcome
 from verifiers.spec import parse_spec
 
@@ -153,7 +156,7 @@ def create_app(service: Any, *, limits: Limits | None = None, token: str | None 
     spec = getattr(service, "default_spec", None)
     spec_label = spec if isinstance(spec, str) else repr(spec)
     leaves = part_names(parse_spec(spec)) if spec is not None else []
-    spec_problem = functools.lru_cache(maxsize=limits.spec_cache_size)(_spec_problem)
+    spec_problem = functools.lru_cache(maxsize=limits.spec_cache_size)(checks.spec_problem)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -187,26 +190,18 @@ def create_app(service: Any, *, limits: Limits | None = None, token: str | None 
             if e.get("type") == "json_invalid" and e.get("ctx", {}).get("error"):
                 msg = f"body is not valid JSON: {e['ctx']['error']}"
             problems.append(f"{_where(tuple(e.get('loc', ())))}: {msg}")
-        return JSONResponse({"error": "; ".join(problems[:20]), "detail": _jsonable(exc.errors())}, status_code=422)
+        return JSONResponse({"error": "; ".join(problems[:20]), "detail": _jsonable(exc.errors()[:20])},
+                            status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
-    def check_sizes(n: int, fields: list[tuple[str, list[Any], int]]) -> None:
-        """413 for too many items, or for the first `where.format(k)` value over its limit."""
-        if n > limits.max_items:
-            raise HTTPException(413, f"{n} items in one request; the limit is {limits.max_items}")
-        for where, values, limit in fields:
-            for k, v in enumerate(values):
-                if isinstance(v, str) and len(v) > limit:
-                    raise HTTPException(413, f"{where.format(k)}: {len(v)} characters; the limit is {limit}")
-
     async def run(request: Request, completions: list[str], references: list[Any],
                   specs: list[str | None]) -> list[Outcome]:
         # An item that is bad on its face gets its own error here and never reaches the
         # service; the batcher isolates whatever else fails, so either costs that item alone.
-        outcomes: list[Outcome | None] = [_screen(r, s, limits.max_reference_depth, spec_problem)
+        outcomes: list[Outcome | None] = [checks.screen(r, s, limits.max_reference_depth, spec_problem)
                                           for r, s in zip(references, specs, strict=True)]
         todo = [i for i, o in enumerate(outcomes) if o is None]
         if todo:
@@ -219,12 +214,15 @@ def create_app(service: Any, *, limits: Limits | None = None, token: str | None 
                 outcomes[i] = o
         return outcomes  # type: ignore[return-value]
 
-    @app.post("/score", response_model=ScoreResponse, summary="Score items; each result carries its item's id")
+    @app.post("/score", response_model=ScoreResponse, summary="Score items; each result carries its item's id",
+              dependencies=[checks.shape_check(limits.max_items, ("items",), frozenset(ScoreItem.model_fields),
+                                               frozenset({"items"}))])
     async def score(body: ScoreRequest, request: Request) -> ScoreResponse:
         ids = [it.id for it in body.items]
-        check_sizes(len(ids), [("items.{}.completion", [it.completion for it in body.items], limits.max_completion_chars),
-                               ("items.{}.spec", [it.spec for it in body.items], limits.max_spec_chars),
-                               ("items.{}.id", ids, limits.max_id_chars)])
+        checks.check_sizes(limits.max_items, len(ids), [
+            ("items.{}.completion", [it.completion for it in body.items], limits.max_completion_chars),
+            ("items.{}.spec", [it.spec for it in body.items], limits.max_spec_chars),
+            ("items.{}.id", ids, limits.max_id_chars)])
         if len(set(ids)) != len(ids):
             seen, dup = set(), None
             for i in ids:
@@ -238,6 +236,7 @@ def create_app(service: Any, *, limits: Limits | None = None, token: str | None 
         return ScoreResponse(results=[_result(it.id, o) for it, o in zip(body.items, outcomes, strict=True)])
 
     @app.post("/get_reward", response_model=OpenRLHFResponse,
+              dependencies=[checks.shape_check(limits.max_items, ("query", "prompts", "labels"))],
               summary="OpenRLHF remote reward model protocol (--remote_rm_url http://HOST:PORT/get_reward)")
     async def get_reward(body: OpenRLHFRequest, request: Request) -> dict[str, Any]:
         n = len(body.query)
@@ -247,7 +246,7 @@ def create_app(service: Any, *, limits: Limits | None = None, token: str | None 
         for name, values in (("prompts", body.prompts), ("labels", body.labels)):
             if values is not None and len(values) != n:
                 raise HTTPException(422, f"{name}: {len(values)} entries for {n} queries; they must match")
-        check_sizes(n, [("query.{}", body.query, limits.max_completion_chars)])
+        checks.check_sizes(limits.max_items, n, [("query.{}", body.query, limits.max_completion_chars)])
         prompts = body.prompts or [None] * n
         completions = [response_text(q, p, strip_tokens) for q, p in zip(body.query, prompts, strict=True)]
         outcomes = await run(request, completions, list(body.labels), [None] * n)
@@ -262,40 +261,6 @@ def create_app(service: Any, *, limits: Limits | None = None, token: str | None 
                 "spec_cache": {"size": cached.currsize, "limit": cached.maxsize}}
 
     return app
-
-
-def _spec_problem(spec: str) -> str | None:
-    """Why a per-item spec cannot be used, or None. Cached per app, in an LRU of
-    `Limits.spec_cache_size`; the service checks it again against the operator's limits."""
-    try:
-        parse_spec(spec)
-    except SpecError as e:
-        return f"bad reward spec: {e}"
-    except RecursionError:
-        return "bad reward spec: nested too deeply"
-    except Exception as e:  # noqa: BLE001 - a verifier factory that raises is this item's problem
-        return f"bad reward spec: {type(e).__name__}: {e}"
-    return None
-
-
-def _screen(reference: Any, spec: str | None, max_depth: int, spec_problem: Any) -> Outcome | None:
-    """The error outcome of an item that is bad on its face, before any verifier sees it."""
-    if not _within_depth(reference, max_depth):
-        return Outcome(Score(0.0, False, "bad_reference"), f"bad reference: nested deeper than {max_depth} levels")
-    problem = spec_problem(spec) if spec is not None else None
-    return Outcome(Score(0.0, False, "error"), problem) if problem else None
-
-
-def _within_depth(value: Any, max_depth: int) -> bool:
-    # Iterative: the point is to refuse what would overflow the stack of a recursive walk.
-    stack = [(value, 1)]
-    while stack:
-        v, depth = stack.pop()
-        if isinstance(v, dict | list):
-            if depth > max_depth:
-                return False
-            stack.extend((x, depth + 1) for x in (v.values() if isinstance(v, dict) else v))
-    return True
 
 
 def _text(s: str) -> str:

@@ -223,6 +223,23 @@ def test_a_request_of_the_wrong_shape_costs_only_that_request(url, body, status,
     assert mine.status_code == 200 and mine.json()["results"][0]["passed"]
 
 
+@pytest.mark.parametrize("body, status, says", [
+    ({"items": [1] * 1_000_000}, 413, "items: 1000000 items in one request; the limit is 4096"),
+    ({"items": [{"id": k, "completion": 5, "reference": "a"} for k in range(4096)]}, 422, "items.0.completion"),
+    ({"items": [{"id": 1, "completion": "a", "reference": "a", **{f"x{k}": 0 for k in range(100_000)}}]}, 422,
+     "items.0.x0: Extra inputs are not permitted"),
+    ({"items": [], **{f"x{k}": 0 for k in range(100_000)}}, 422, "x0: Extra inputs are not permitted"),
+    ({"query": [5] * 1_000_000, "labels": []}, 413, "query: 1000000 items"),
+])
+def test_a_body_of_countless_wrong_parts_costs_one_short_error(url, body, status, says):
+    # pydantic reports every bad element: a million of them took seconds and gigabytes, and a
+    # 70 MB reply. Now the counts and unknown fields are checked first, and replies stay short.
+    path = "/get_reward" if "query" in body else "/score"
+    r = post(f"{url}{path}", content=json.dumps(body).encode(), headers={"content-type": "application/json"})
+    assert r.status_code == status and says in r.json()["error"], r.text[:500]
+    assert len(r.content) < 20_000
+
+
 # --- 10: exhaustion ----------------------------------------------------------------------------
 def test_slow_header_flood_leaves_health_answering_fds_bounded_and_the_log_small(tmp_path):
     # A real `verify serve` with a 256-file limit and its default limits, and 300 connections
