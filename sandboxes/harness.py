@@ -316,6 +316,12 @@ def _tests(data: dict) -> int:
             ns[name] = importlib.import_module(rpc.module_for(name))
         except Exception:  # one that cannot load here stays unbound: a NameError. The program
             pass  # runs on the same interpreter, so what it calls by that name is no module.
+    for path in rpc.submodules([setup, *snippets], [m for m in modules if m in ns]):
+        try:
+            importlib.import_module(path)
+        except Exception:  # not a module (`math.isclose`), or one that cannot load here
+            pass
+    _frame({"ready": 1})  # our start-up is over: the parent may now time the program's
     channel = rpc.Channel(RPC_A_FD, RPC_B_FD)
     try:
         ns.update(channel.names(wanted))

@@ -17,7 +17,9 @@ reading the job; for `assert`, the tests process's own imports) is over and befo
 the program's code runs. From there each test has timeout_s of wall clock; a process's first
 test also carries the program's loading (its imports, its top-level code; for `assert`, the
 setup). A stdio case is also bounded by the CPU time the program used after `started` (its
-threads and the children it waited for), so parallel workers do not stretch the limit.
+threads and the children it waited for), so parallel workers do not stretch the limit
+(children it never waits for are bounded by the wall clock and the process limit only; a
+cgroup per program, issue #14, would count them too).
 Past the limit, the test fails with reason `time_limit`: a wrong answer, scored like any
 other, with partial credit for the tests it passed, wherever it hangs. A `call` program that
 runs out of time before it has loaded (the harness's `loaded` frame) fails every case left
@@ -28,7 +30,8 @@ Nothing the program sends makes run_tests raise: every frame, value, nesting and
 the caps) ends as that test's failure (a value that does not decode or cannot be compared is
 `wrong_answer`, a frame out of turn ends the process: `runtime_error`), never as an exception
 the reward service would turn into an unscored `error`. Only a sandbox that cannot start at
-all raises (SandboxError); a zygote that died, even one the program killed, is replaced.
+all raises (SandboxError); a zygote that died or stopped answering, even one the program
+killed or stopped, is replaced.
 
 Comparisons (wire.values_equal, wire.tokens_equal) are exact except where the expected
 value is a float. `stdio`: tokens split on ASCII whitespace; an expected integer token
@@ -402,6 +405,11 @@ def _assert(program: str, tests: dict, limits: Limits, z: Zygote) -> list[TestOu
             k = f.get("s", f.get("e"))
             if ("s" in f or "e" in f) and not (type(k) is int and start <= k < n):
                 b.kill()
+            elif f == {"ready": 1} and a.program_started_at is None:
+                # B's start-up (its imports: numpy, torch) is over; A starts the program's
+                # clock once B asks it for names. Until then, only our start-up runs: it gets
+                # a fresh allowance from here, however long B's imports took.
+                a.deadline = b.deadline = time.monotonic() + limits.timeout_s + STARTUP_S
             elif "s" in f:
                 running[:] = [k]
                 # The round's first test keeps the round's deadline if that is sooner: loading

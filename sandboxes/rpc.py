@@ -137,6 +137,24 @@ def plan_names(sources: list[str]) -> tuple[list[str], list[str]]:
     return sorted(wanted), sorted(modules)
 
 
+def submodules(sources: list[str], modules: list[str]) -> list[str]:
+    """Dotted paths the tests reach under those modules (`scipy.stats.norm.cdf`, `xml.etree`,
+    `np.testing`): the program would have imported the submodules it needed, which a plain
+    `import scipy` does not load. The tests process tries each prefix (three levels at most);
+    those that are not modules fail to import, harmlessly."""
+    paths: set[str] = set()
+    for src in sources:
+        for node in ast.walk(ast.parse(src)):
+            chain: list[str] = []
+            while isinstance(node, ast.Attribute):
+                chain.append(node.attr)
+                node = node.value
+            if chain and isinstance(node, ast.Name) and node.id in modules:
+                root, parts = module_for(node.id), chain[::-1][:3]
+                paths |= {".".join([root, *parts[:i]]) for i in range(1, len(parts) + 1)}
+    return sorted(paths)
+
+
 def _names_read(code: types.CodeType) -> set[str]:
     # co_names holds every global a code object loads (and attribute names: harmless extras)
     names = set(code.co_names)

@@ -19,7 +19,7 @@ import random
 
 import pytest
 
-from sandboxes import run_tests
+from sandboxes import rpc, run_tests
 from sandboxes.rpc import plan_names
 from tests.sandboxes.conftest import TIGHT
 
@@ -439,3 +439,16 @@ def test_numpy_values_cross_as_real_arrays():
              "assert list(names()) == ['a', 'bc']",
              "assert not np.allclose(solve([1, 2]), [2, 5])"]
     assert score(program, tests) == [True] * len(tests)
+
+
+def test_submodules_the_tests_reach_are_imported_too():
+    # The program would have imported `xml.etree.ElementTree` or `numpy.testing`; a plain
+    # `import xml` on the tests' side does not load them.
+    program = "import xml.etree.ElementTree\ndef tag(s):\n    return xml.etree.ElementTree.fromstring(s).tag\n"
+    tests = ["assert xml.etree.ElementTree.fromstring('<b/>').tag == 'b' == tag('<b/>')",
+             "np.testing.assert_allclose(np.ones(2), [1, 1])",
+             "assert os.path.join('a', 'b') == 'a/b' and math.isclose(1, 1)"]
+    assert score(program, tests) == [True] * 3
+    assert rpc.submodules(tests, ["math", "np", "os", "xml"]) == [
+        "math.isclose", "numpy.ones", "numpy.testing", "numpy.testing.assert_allclose", "os.path",
+        "os.path.join", "xml.etree", "xml.etree.ElementTree", "xml.etree.ElementTree.fromstring"]
