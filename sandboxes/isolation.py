@@ -19,9 +19,10 @@ rlimits     Process group, rlimits, a fresh temporary work directory, a clean en
             Not covered: network; writing anywhere the uid may write (/tmp). As a non-root
             user the program shares the trainer's uid, and then:
             - it can signal every process of that user: the trainer, its workers, runs in
-              flight, the zygote (a zygote that died is replaced, so killing it costs the
-              program its own test and nothing is left unscored; a daemon that keeps killing
-              new zygotes makes later items an unscored `error`);
+              flight, the zygote (a zygote that died or stopped answering is replaced, so
+              killing or stopping it costs the program its own test and nothing is left
+              unscored; a daemon that keeps killing new zygotes makes later items an
+              unscored `error`);
             - it can attach to, or read the memory of, the trainer unless the kernel forbids
               it (kernel.yama.ptrace_scope >= 1): then it can forge anything. The zygote and
               the `tests` process are not dumpable, so they are out of its reach;

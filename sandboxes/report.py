@@ -36,7 +36,7 @@ NOT_COVERED = {
         "network access",
         "writes wherever the uid may write (e.g. /tmp); total disk use only per file",
         "as non-root, the program shares the trainer's uid: it can signal the user's "
-        "processes (the trainer, runs in flight; a killed zygote is replaced), attach to the "
+        "processes (the trainer, runs in flight; a killed or stopped zygote is replaced), attach to the "
         "trainer where ptrace is not restricted (kernel.yama.ptrace_scope 0), open the "
         "stdin/stdout/stderr pipes of other runs via /proc; no process limit (RLIMIT_NPROC "
         "would count all the user's processes); setsid daemons outlive the group kill",

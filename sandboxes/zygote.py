@@ -18,7 +18,8 @@ every program's memory forked from it, holds none of the parent's data: no secre
 expected outputs. Data for one job (the program, the tests) travels in a socket pair straight
 from the parent to that job's payload, never through the zygote. The zygote is not dumpable
 (no ptrace, no /proc/<pid>/fd or mem, even for a program with its uid), and a client whose
-zygote died (a program that shares its uid can still kill it) starts a new one and resends.
+zygote died or stopped answering (a program that shares its uid can still kill or stop it)
+starts a new one and resends.
 
 Try it: `python -m sandboxes doctor`.
 """
@@ -42,6 +43,8 @@ from sandboxes import isolation
 
 MAX_HEADER = 1 << 16
 FD_SLOTS = 16  # payload fds 0..FD_SLOTS-1 are set up; everything above is closed
+START_TIMEOUT_S = 60.0  # for the zygote's hello: a fresh interpreter, imports, the probe
+REPLY_TIMEOUT_S = 10.0  # for its answer to one job (a fork: milliseconds, even under load)
 
 
 log = logging.getLogger(__name__)
@@ -243,11 +246,12 @@ class Zygote:
     "rlimits" (skip namespaces even where they work).
     """
 
-    def __init__(self, level: str = "auto"):
+    def __init__(self, level: str = "auto", reply_timeout_s: float = REPLY_TIMEOUT_S):
         if level not in ("auto", *isolation.LEVELS):
             raise ValueError(f"unknown isolation level {level!r}")
         self.owner_pid = os.getpid()
         self.requested = level
+        self.reply_timeout_s = reply_timeout_s
         self.base_dir = tempfile.mkdtemp(prefix="sandboxes-")
         os.chmod(self.base_dir, 0o711)  # a per-run uid must reach the work mount point
         os.mkdir(os.path.join(self.base_dir, "work"), 0o755)
@@ -275,7 +279,7 @@ class Zygote:
         finally:
             theirs.close()
         self.sock = ours
-        self.sock.settimeout(60)
+        self.sock.settimeout(START_TIMEOUT_S)
         try:
             hello = json.loads(self.sock.recv(MAX_HEADER) or b"null")
         except (OSError, ValueError) as e:
@@ -284,6 +288,7 @@ class Zygote:
         if not hello:
             self.close()
             raise SandboxError("the zygote exited during start-up")
+        self.sock.settimeout(self.reply_timeout_s)
         self.level, self.why = hello["level"], hello["why"]
         self.uid_ok: bool = hello["uid_ok"]  # may a per-run uid be used (root only)
         self.hidden: list[str] = hello["hidden"]
@@ -297,10 +302,10 @@ class Zygote:
 
     def spawn(self, job: dict, fds: list[int]) -> tuple[int, int]:
         """Start one job; returns (keeper pid, pidfd). `fds[0]` is the status channel's write
-        end. A zygote that died (a program at the rlimits level as a non-root user shares
-        its uid and can kill it) is replaced and the job sent again: losing it must cost
-        the program that killed it its own test, never turn the tests after it, its own or
-        the next item's, into an unscored error."""
+        end. A zygote that died or stopped answering (a program at the rlimits level as a
+        non-root user shares its uid: it can SIGKILL or SIGSTOP it) is replaced and the job
+        sent again: losing it must cost the program that did it its own test, never turn
+        the tests after it, its own or the next item's, into an unscored error."""
         header = json.dumps(job).encode()
         with self._lock:
             if self._lost(wait_s=0.0):
@@ -308,8 +313,9 @@ class Zygote:
             try:
                 return self._send(header, fds)
             except SandboxError:
-                if not self._lost(wait_s=1.0):
-                    raise
+                if not self._lost(wait_s=1.0):  # alive but not answering: stopped or stuck
+                    self.proc.kill()
+                    self.proc.wait()
             self._restart()
             return self._send(header, fds)
 

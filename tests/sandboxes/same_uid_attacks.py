@@ -3,7 +3,8 @@
 Run as a script by an unprivileged user (test_attacks_isolation.py does it, through setpriv
 when the tests run as root); prints one JSON object, a result per attack. Each attack gets
 its own zygote and reports an exception as text, so one attack cannot hide another's result.
-Harmless: as that user, each program only signals its own zygote and writes to descriptors of
+Harmless: as that user, each program only signals its own zygote (SIGKILL, SIGSTOP; a
+stopped one is killed by Zygote.close) and writes to descriptors of
 the process that runs this script (never 0-2), and everything ends within a few seconds.
 """
 
@@ -38,6 +39,7 @@ KILLS_ZYGOTE = {
     "call": FAMILY + "def add(a, b):\n    if a == 5:\n        os.kill(ZYGOTE, signal.SIGKILL)\n    return a + b\n",
 }
 KILLS_ZYGOTE["assert"] = KILLS_ZYGOTE["call"]
+STOPS_ZYGOTE = {kind: prog.replace("signal.SIGKILL", "signal.SIGSTOP") for kind, prog in KILLS_ZYGOTE.items()}
 # Wrong answers (0), after writing forged frames and statuses into every descriptor of the
 # trainer it can open: verdicts of the tests process, results, exit statuses, garbage.
 FORGES = FAMILY + '''
@@ -69,7 +71,7 @@ for what in ("fd", "mem", "environ"):
 
 
 def attempt(fn):
-    z = Zygote("rlimits")
+    z = Zygote("rlimits", reply_timeout_s=2.0)  # how long a stopped zygote may keep us waiting
     try:
         return fn(z)
     except Exception as e:  # the attack's result: a judge that raised
@@ -81,8 +83,9 @@ def attempt(fn):
 def main() -> None:
     out: dict = {"uid_is_root": __import__("os").getuid() == 0}
     for kind in TESTS:
-        out[f"kill_zygote_{kind}"] = attempt(
-            lambda z, kind=kind: [o.reason for o in run_tests(KILLS_ZYGOTE[kind], TESTS[kind], LIM, zygote=z).outcomes])
+        for attack, progs in (("kill_zygote", KILLS_ZYGOTE), ("stop_zygote", STOPS_ZYGOTE)):
+            out[f"{attack}_{kind}"] = attempt(
+                lambda z, kind=kind, progs=progs: [o.reason for o in run_tests(progs[kind], TESTS[kind], LIM, zygote=z).outcomes])
         stdio_tail = "a, b = map(int, input().split())\nprint(0)\n" if kind == "stdio" else ""
         out[f"forge_{kind}"] = attempt(
             lambda z, kind=kind, tail=stdio_tail: [o.reason for o in run_tests(FORGES + tail, TESTS[kind], LIM, zygote=z).outcomes])

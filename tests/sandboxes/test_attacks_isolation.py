@@ -3,8 +3,8 @@
 At the `rlimits` level as a non-root user, the program shares the trainer's uid: it can see
 and signal the trainer's processes and open their descriptors through /proc. Written as a
 policy would try it (same_uid_attacks.py, run here as an unprivileged user):
-- kill the sandbox's fork server (the zygote), so that every later test of its own item, and
-  the items after it, cannot start (an unscored `error` instead of a wrong answer);
+- kill or stop the sandbox's fork server (the zygote), so that every later test of its own
+  item, and the items after it, cannot start (an unscored `error` instead of a wrong answer);
 - write forged verdicts, results and exit statuses into the trainer's channels;
 - look inside the zygote, which forks every later sandbox.
 Safe as root: the attacks run as `nobody` (uid 65534), which can reach nothing of root's.
@@ -63,9 +63,10 @@ def same_uid() -> dict:
     return out
 
 
+@pytest.mark.parametrize("attack", ["kill_zygote", "stop_zygote"])
 @pytest.mark.parametrize("kind", ["stdio", "call", "assert"])
-def test_killing_the_zygote_costs_the_program_its_own_test_only(same_uid, kind):
-    reasons = same_uid[f"kill_zygote_{kind}"]
+def test_killing_or_stopping_the_zygote_costs_the_program_its_own_test_only(same_uid, kind, attack):
+    reasons = same_uid[f"{attack}_{kind}"]
     assert isinstance(reasons, list), reasons  # the judge did not raise (an unscored error)
     assert reasons[0] == reasons[2] == "ok" and reasons[1] in ("ok", "runtime_error"), reasons
 
