@@ -31,6 +31,7 @@ NOT_COVERED = {
         "memory and CPU are per-process rlimits times the process limit, not a cgroup",
         "world-readable host files can be read (read-only view, not a hidden one)",
         "kernel vulnerabilities",
+        "the disk and memory holes left to the sandbox redesign (issue #14)",
     ],
     "rlimits": [
         "network access",
