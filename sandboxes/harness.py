@@ -7,9 +7,15 @@ exec     execve() a command (other languages, compilers).
 script   run a Python program as `__main__` (the `stdio` kind).
 call     load the program, call the entry point on each case, write each result as a frame
          (the `call` kind). Results are plain data; the parent compares them.
-server   candidate side of the `assert` kind: load the program, send the names the tests
-         asked for, then answer RPC requests (call this, get that attribute) with plain
-         values or opaque handles.
+server   candidate side of the `assert` kind: wait for the names the tests ask for, load the
+         program, send those names, then answer RPC requests (call this, get that
+         attribute) with plain values or opaque handles.
+
+The program's clock (judge.py): `script`, `call` and `server` write `{"started": 1, "cpu_s"}`
+on fd 4 once our own start-up is over and before the program's first line; `script` and
+`server` then close fd 4, so that their program can write no frame at all; `call` writes
+`{"loaded": 1}` once the program has loaded, so that a program that never loads fails all
+its cases at once.
 tests    test side of the `assert` kind: a separate process that never executes candidate
          code. It runs the setup and the test snippets with the candidate's names bound to
          proxies; every call crosses the pipe and returns plain data, so comparisons and
@@ -24,19 +30,21 @@ verdict comes from the candidate's process, and what it sends is only ever data:
   and how long it takes or whether it dies. That is its answer: a test passes only if
   those values pass it.
 - What it cannot: the test's builtins (`abs`, `all`, `len`, `AssertionError`), its modules
-  (`math` from the setup, or a stdlib module used as `math.isclose` without an import, which
-  is imported here), any name the setup or a test binds (a helper, `expected`, a loop
-  variable), `__builtins__`/`__import__` or any dunder: only the global names the tests read
-  and never bind cross (rpc.plan_names), decided from the test code before it says hello.
+  (`math` from the setup, or a module the tests use without importing it, `math`, `np`,
+  `pytest`, which is imported here: rpc.plan_names), any name the setup or a test binds (a
+  helper, `expected`, a loop variable), `__builtins__`/`__import__` or any dunder: only the
+  global names the tests read and never bind cross, decided from the test code before it
+  says hello. numpy arrays and scalars cross as data (wire.py), rebuilt here.
   A reply that does not fit its request (`stop` for a call, a string for `len`, a
   StopIteration or SystemExit named as the error) fails the test: StopIteration reaches
   test code only from `next` on a candidate iterator, never where map/filter would swallow it.
 - Transport failures (death, garbage, oversize, misfit replies, a BaseException named as
   the error) raise BaseException subclasses that test code's `except Exception` cannot
-  swallow, and mark the snippet failed even if a bare `except:` did swallow them. The tests
-  process is not dumpable and dies on SIGINT, so a candidate sharing its uid (the rlimits
-  level as a non-root user) cannot write its verdict frames through /proc or raise
-  KeyboardInterrupt inside a test.
+  swallow, and mark the snippet failed even if a bare `except:` did swallow them; so does a
+  reply that does not decode (wire.decode raises only WireError). The tests process is not
+  dumpable and dies on SIGINT, and its frames go to the parent on a socket, so a candidate
+  sharing its uid (the rlimits level as a non-root user) cannot write its verdict frames
+  through /proc or raise KeyboardInterrupt inside a test.
 """
 
 from __future__ import annotations
@@ -46,6 +54,7 @@ import importlib
 import io
 import json
 import os
+import resource
 import signal
 import sys
 import traceback
@@ -54,6 +63,7 @@ import types
 from sandboxes import isolation, rpc, wire
 
 DATA_FD, FRAMES_FD, RPC_A_FD, RPC_B_FD = 3, 4, 5, 6
+_has_frames = False  # was fd 4 handed to this process (process.spawn's `frames`)
 
 
 def warm_imports() -> None:
@@ -62,6 +72,8 @@ def warm_imports() -> None:
 
 
 def main(job: dict, status_fd: int) -> None:  # pragma: no cover - runs in the sandbox
+    global _has_frames
+    _has_frames = FRAMES_FD in job.get("slots", ())
     data = json.loads(_read_all(DATA_FD) or b"{}")
     _fresh_stdio()
     if not job.get("light"):
@@ -114,6 +126,18 @@ def _frame(obj: dict, fd: int = FRAMES_FD) -> None:
     rpc.write_all(fd, (json.dumps(obj, separators=(",", ":")) + "\n").encode())
 
 
+def _started(keep_frames: bool) -> None:
+    """Tell the parent our start-up is over: the program's own time starts now (its deadline
+    counts from here, and its CPU time from `cpu_s`). Written before any of the program's
+    code runs, so it is ours; a role whose program must not write frames closes fd 4 here."""
+    if not _has_frames:  # a plain run (process.run): nobody is timing it this way
+        return
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    _frame({"started": 1, "cpu_s": ru.ru_utime + ru.ru_stime})
+    if not keep_frames:
+        os.close(FRAMES_FD)
+
+
 def _load(source: str, name: str) -> types.ModuleType:
     mod = types.ModuleType(name)
     mod.__file__ = os.path.join(os.getcwd(), "solution.py")
@@ -142,6 +166,7 @@ def _builtin_exc_name(e: BaseException) -> str:
 # --- script: the stdio kind ---------------------------------------------------------------
 
 def _script(data: dict) -> int:
+    _started(keep_frames=False)
     try:
         _load(data["program"], "__main__")
     except SystemExit as e:
@@ -158,11 +183,16 @@ def _script(data: dict) -> int:
 # --- call: the call kind ------------------------------------------------------------------
 
 def _call(data: dict) -> int:
+    _started(keep_frames=True)
     try:
         fn = getattr(_load(data["program"], "solution"), data["entry_point"])
     except (Exception, SystemExit) as e:
         _frame({"load_error": _error_reason(e), "detail": repr(e)[:300]})
         return 1
+    # The program has loaded: a time limit from here on is a case's, not the load's. (Its
+    # code could have written this line itself while loading: that only makes the parent
+    # restart it per case, as it would for a case that hangs.)
+    _frame({"loaded": 1})
     cases = data["cases"]
     for k in range(data.get("start", 0), len(cases)):
         case = cases[k]
@@ -180,6 +210,13 @@ def _call(data: dict) -> int:
 # --- server: candidate side of the assert kind --------------------------------------------
 
 def _server(data: dict) -> int:
+    # The tests process asks for the names its tests read (rpc.plan_names) and binds only
+    # those: sending only them keeps a large global table the tests never touch off the wire.
+    # It asks once its own start-up (imports included) is over, so waiting for the question
+    # before saying `started` keeps that start-up off the program's clock.
+    reader = os.fdopen(RPC_B_FD, "rb")
+    want = _wanted(reader.readline(rpc.MAX_LINE))
+    _started(keep_frames=False)
     try:
         mod = _load(data["program"], "solution")
     except (Exception, SystemExit) as e:
@@ -196,11 +233,8 @@ def _server(data: dict) -> int:
             raise wire.WireError("bad handle")
         return handles[h]
 
-    # The tests process asks for the names its tests read (rpc.plan_names) and binds only
-    # those: sending only them keeps a large global table the tests never touch off the wire.
-    reader = os.fdopen(RPC_B_FD, "rb")
     names = {}
-    for k in _wanted(reader.readline(rpc.MAX_LINE)):
+    for k in want:
         if k in vars(mod):
             v = vars(mod)[k]
             try:
@@ -277,11 +311,17 @@ def _tests(data: dict) -> int:
     setup, snippets = data.get("setup") or "", data["tests"]
     wanted, modules = rpc.plan_names([setup, *snippets])
     ns: dict = {"__name__": "__test__", "__builtins__": builtins}
-    for name in modules:
+    for name in modules:  # before asking for names: this is our start-up, not the program's time
         try:
-            ns[name] = importlib.import_module(name)
-        except Exception:  # one that cannot load here stays unbound: a NameError, as before
+            ns[name] = importlib.import_module(rpc.module_for(name))
+        except Exception:  # one that cannot load here stays unbound: a NameError. The program
+            pass  # runs on the same interpreter, so what it calls by that name is no module.
+    for path in rpc.submodules([setup, *snippets], [m for m in modules if m in ns]):
+        try:
+            importlib.import_module(path)
+        except Exception:  # not a module (`math.isclose`), or one that cannot load here
             pass
+    _frame({"ready": 1})  # our start-up is over: the parent may now time the program's
     channel = rpc.Channel(RPC_A_FD, RPC_B_FD)
     try:
         ns.update(channel.names(wanted))

@@ -8,12 +8,17 @@ checked here before a test sees it:
 names    Only the global names the setup and the tests read and never bind themselves
          (`plan_names`) are asked for and bound; never a builtin (`abs`, `all`, `len`), a
          dunder (`__builtins__`, `__import__`), a name the setup or a test assigns, imports
-         or defines (a helper, `expected`, a loop variable), or a standard-library module
-         the tests use as `module.attr` without importing it (imported here instead). The
-         candidate supplies its functions, classes and constants, nothing the tests mean.
+         or defines (a helper, `expected`, a loop variable), or the name of a module the
+         tests use without importing it (`math`, `np`, `pytest`: imported here instead,
+         however the tests use it, unless they only call or index it). The candidate
+         supplies its functions, classes and constants, nothing the tests mean. A name the
+         program defines and the tests only call stays the program's even when it is also
+         the name of a library function (`isclose`, `Counter`): the task may be to write it,
+         so a test that means the library's must import it (a dataset rule).
 replies  Each reply must fit its request (`_FITS`): `len` an int, `bool` a bool, `iter` a
-         handle, `setattr`/`setitem` None, `stop` only for `next`. Anything else is a
-         ProtocolViolation, which fails the test even under a bare `except:`. StopIteration
+         handle, `setattr`/`setitem` None, `stop` only for `next`. Anything else, and any
+         reply that does not parse or decode, is a ProtocolViolation, which fails the test
+         even under a bare `except:`. StopIteration
          reaches test code only from `next` on a candidate iterator that ended (its data);
          an exception the candidate raised arrives as a built-in Exception or RemoteError,
          never as StopIteration, which map/filter/generators would swallow. A reply naming
@@ -24,9 +29,11 @@ from __future__ import annotations
 
 import ast
 import builtins
+import importlib.util
 import json
 import keyword
 import os
+import pathlib
 import re
 import symtable
 import sys
@@ -64,28 +71,88 @@ class LoadFailed(Exception):
         self.reason, self.detail = reason, detail
 
 
-# --- which names cross --------------------------------------------------------------------
+# --- which names cross ---------------------------------------------------------------------
+
+# The usual short names of modules (a test that says `np.allclose` without importing numpy
+# relied on the program having done `import numpy as np`).
+MODULE_ALIASES = {
+    "np": "numpy", "pd": "pandas", "plt": "matplotlib.pyplot", "mpl": "matplotlib",
+    "sp": "scipy", "nx": "networkx", "sns": "seaborn", "tf": "tensorflow", "jnp": "jax.numpy",
+    "sm": "statsmodels.api", "pl": "polars",
+}
+# Standard modules whose import does something (opens a browser, starts a GUI, prints):
+# never imported on a test's behalf; a test that reads one of these names reads the program's.
+_NOT_IMPORTED = frozenset({"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo",
+                           "__hello__", "__phello__"})
+
+
+def module_for(name: str) -> str | None:
+    """The module a test means by a global `name` that it reads and never binds, if that name
+    is a module's (a standard module, a top-level package installed in site-packages, or a
+    conventional alias such as `np`); None if the name can only be the program's."""
+    if name in MODULE_ALIASES:
+        return MODULE_ALIASES[name]
+    if name.startswith("_") or name in _NOT_IMPORTED or not name.isidentifier():
+        return None
+    if name in sys.stdlib_module_names:
+        return name
+    try:  # only finds the module: a top-level find_spec runs none of its code
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    where = spec and (spec.origin or next(iter(spec.submodule_search_locations or ()), None))
+    return name if where and _SITE_DIRS & set(pathlib.PurePath(where).parts) else None
+
+
+_SITE_DIRS = frozenset({"site-packages", "dist-packages"})
+
 
 def plan_names(sources: list[str]) -> tuple[list[str], list[str]]:
-    """For the setup and test snippets: (names to take from the candidate, standard-library
-    modules to import in the tests process). Both are found statically, before any candidate
-    data arrives, so nothing the candidate sends can widen them."""
+    """For the setup and test snippets: (names to take from the candidate, names of modules to
+    import in the tests process under that name, see `module_for`). Both are found
+    statically, before any candidate data arrives, so nothing the candidate sends can widen
+    them.
+
+    A name of a module (`math`, `np`, `pytest`) that the tests read and never bind is that
+    module, imported here, however the tests use it (`math.isclose(...)`, `m = math`,
+    `getattr(np, "allclose")`): the tests relied on the program importing it, and what the
+    program calls `math` (a class whose isclose is always True) must not answer for it. The
+    one exception is a name the tests only call or index (`bisect(xs, 3)`, `copy(x)`,
+    `array[0]`), which no module can be: that is the program's function or object.
+    """
     read: set[str] = set()
     bound: set[str] = set()
-    attr_only: set[str] = set()
-    other_use: set[str] = set()
+    loads: dict[str, set[str]] = {}
     for src in sources:
-        read |= _names_read(compile(src, "<test>", "exec"))
+        tree = ast.parse(src)
+        read |= _names_read(compile(tree, "<test>", "exec"))
         bound |= _names_bound(symtable.symtable(src, "<test>", "exec"), top=True)
-        attr, other = _name_uses(ast.parse(src))
-        attr_only |= attr
-        other_use |= other
-    # `math.isclose(...)` with no `import math`: the test meant the module, not whatever the
-    # candidate calls `math`. A name used any other way (`bisect(xs, 3)`) may be the candidate's.
-    modules = {n for n in attr_only - other_use if n in sys.stdlib_module_names}
-    wanted = {n for n in read - bound - modules - _BUILTIN_NAMES
+        for name, how in _name_uses(tree).items():
+            loads.setdefault(name, set()).update(how)
+    free = read - bound
+    modules = {n for n, how in loads.items()
+               if n in free and how != {"call"} and module_for(n) is not None}
+    wanted = {n for n in free - modules - _BUILTIN_NAMES
               if not n.startswith("__") and n.isidentifier() and not keyword.iskeyword(n)}
     return sorted(wanted), sorted(modules)
+
+
+def submodules(sources: list[str], modules: list[str]) -> list[str]:
+    """Dotted paths the tests reach under those modules (`scipy.stats.norm.cdf`, `xml.etree`,
+    `np.testing`): the program would have imported the submodules it needed, which a plain
+    `import scipy` does not load. The tests process tries each prefix (three levels at most);
+    those that are not modules fail to import, harmlessly."""
+    paths: set[str] = set()
+    for src in sources:
+        for node in ast.walk(ast.parse(src)):
+            chain: list[str] = []
+            while isinstance(node, ast.Attribute):
+                chain.append(node.attr)
+                node = node.value
+            if chain and isinstance(node, ast.Name) and node.id in modules:
+                root, parts = module_for(node.id), chain[::-1][:3]
+                paths |= {".".join([root, *parts[:i]]) for i in range(1, len(parts) + 1)}
+    return sorted(paths)
 
 
 def _names_read(code: types.CodeType) -> set[str]:
@@ -108,16 +175,16 @@ def _names_bound(table: symtable.SymbolTable, top: bool) -> set[str]:
     return names
 
 
-def _name_uses(tree: ast.AST) -> tuple[set[str], set[str]]:
-    """(names loaded only as the base of an attribute, names loaded some other way)."""
-    bases = {id(n.value) for n in ast.walk(tree)
-             if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)}
-    attr: set[str] = set()
-    other: set[str] = set()
+def _name_uses(tree: ast.AST) -> dict[str, set[str]]:
+    """For each name loaded: {"call"} if every load calls or indexes it (`f(x)`, `f[0]`),
+    else it also holds "other" (an attribute base, an argument, an assignment's value...)."""
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    called |= {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Subscript)}
+    uses: dict[str, set[str]] = {}
     for n in ast.walk(tree):
         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
-            (attr if id(n) in bases else other).add(n.id)
-    return attr, other
+            uses.setdefault(n.id, set()).add("call" if id(n) in called else "other")
+    return uses
 
 
 # --- the channel --------------------------------------------------------------------------
@@ -155,7 +222,12 @@ class Channel:
         return ProtocolViolation(why)
 
     def read(self):
-        line = self.reader.readline(MAX_LINE)
+        # Nothing read from the candidate may surface as an ordinary exception (a test's
+        # `except Exception` would catch it): every failure here is a ProtocolViolation.
+        try:
+            line = self.reader.readline(MAX_LINE)
+        except MemoryError:
+            raise self._violation("reply too large") from None
         if not line.endswith(b"\n"):
             if not line:
                 self.broken = "died"
@@ -163,7 +235,7 @@ class Channel:
             raise self._violation("reply too long")
         try:
             return json.loads(line)
-        except (ValueError, RecursionError):
+        except (ValueError, RecursionError, MemoryError):
             raise self._violation("reply is not JSON") from None
 
     def names(self, wanted: list[str]) -> dict:
@@ -205,7 +277,7 @@ class Channel:
         keys = reply.keys()
         if keys == {"v"}:
             try:
-                value = wire.decode(reply["v"], self.proxy)
+                value = wire.decode(reply["v"], self.proxy)  # raises WireError and nothing else
             except wire.WireError as e:
                 raise self._violation(str(e)) from None
             if not _FITS.get(op, _anything)(value):
@@ -233,7 +305,7 @@ class Channel:
         else:
             try:
                 exc = cls(detail)
-            except TypeError:  # e.g. UnicodeDecodeError wants five arguments
+            except Exception:  # e.g. UnicodeDecodeError wants five arguments
                 exc = RemoteError(f"{name}: {detail}")
         reason = reply.get("reason")
         exc.remote_reason = reason if reason in ("memory", "runtime_error") else "runtime_error"

@@ -9,14 +9,22 @@ So a custom `__eq__`, `__hash__` or `__bool__` never runs on the trusted side.
     tuple {"t": [...]}  set {"s": [...]}  frozenset {"fs": [...]}  dict {"d": [[k, v], ...]}
     bytes {"b": hex}  complex {"c": [re, im]}  big int {"i": hex}  handle {"h": id, "r": type}
     opaque {"x": type}
+
+Between the two `assert` processes (where handles are in use), numpy arrays and scalars of
+a numeric, bool or str dtype also travel as values, {"nd": [dtype, shape, nested list]} and
+{"ns": [dtype, value]}: the receiver builds a real array from plain data (never from the
+sender's object), so the tests' own numpy (`np.allclose(f(x), y)`, `(f(x) == y).all()`)
+works on the program's results, and the program's numpy on the tests' arrays.
 """
 
 from __future__ import annotations
 
 import cmath
+import importlib
 import json
 import math
 import re
+import sys
 
 MAX_DEPTH = 200
 _SMALL_INT = 1 << 62
@@ -51,8 +59,25 @@ def encode(obj, to_handle=None, depth: int = 0):
     if t is complex:
         return {"c": [encode(obj.real), encode(obj.imag)]}
     if to_handle is not None:
+        if t.__module__ == "numpy" and (arr := _encode_numpy(obj, depth)) is not None:
+            return arr
         return {"h": to_handle(obj), "r": t.__name__[:80]}
     return {"x": t.__name__[:80]}
+
+
+_NUMPY_KINDS = "biufcU"  # bool, int, uint, float, complex, str: never object, void, dates
+_DTYPE = re.compile(r"[<>|=]?(?:[biufc][0-9]{1,2}|U[0-9]{0,7})")
+
+
+def _encode_numpy(obj, depth: int):
+    dtype = getattr(obj, "dtype", None)
+    if dtype is None or dtype.kind not in _NUMPY_KINDS or not _DTYPE.fullmatch(dtype.str):
+        return None
+    if type(obj).__name__ == "ndarray":
+        return {"nd": [dtype.str, list(obj.shape), encode(obj.tolist(), None, depth + 1)]}
+    if getattr(obj, "ndim", None) == 0 and hasattr(obj, "item"):  # a numpy scalar
+        return {"ns": [dtype.str, encode(obj.item(), None, depth + 1)]}
+    return None
 
 
 def dumps(obj, to_handle=None) -> bytes:
@@ -72,7 +97,17 @@ class Opaque:
 
 
 def decode(data, from_handle=None, depth: int = 0):
-    """JSON-able -> plain data, checking every tag. Raises WireError on anything unexpected."""
+    """JSON-able -> plain data, checking every tag. Raises WireError on anything unexpected,
+    and on nothing else: every byte of it may come from the candidate, and whoever decodes
+    (the judge, the tests process) turns WireError into the candidate's failure, while any
+    other exception would escape as the judge's own error or as an exception a test catches."""
+    try:
+        return _decode(data, from_handle, depth)
+    except (OverflowError, RecursionError, MemoryError) as e:  # complex(10**400), a huge str()
+        raise WireError(f"{type(e).__name__}: {e}") from None
+
+
+def _decode(data, from_handle, depth: int):
     if depth > MAX_DEPTH:
         raise WireError("value nested too deeply")
     t = type(data)
@@ -81,22 +116,22 @@ def decode(data, from_handle=None, depth: int = 0):
     if t is float:
         return data
     if t is list:
-        return [decode(v, from_handle, depth + 1) for v in data]
+        return [_decode(v, from_handle, depth + 1) for v in data]
     if t is not dict or len(data) not in (1, 2):
         raise WireError(f"unexpected {t.__name__} on the wire")
     try:
         if "t" in data:
-            return tuple(decode(v, from_handle, depth + 1) for v in _list(data["t"]))
+            return tuple(_decode(v, from_handle, depth + 1) for v in _list(data["t"]))
         if "d" in data:
             out = {}
             for pair in _list(data["d"]):
                 k, v = _list(pair)
-                out[decode(k, from_handle, depth + 1)] = decode(v, from_handle, depth + 1)
+                out[_decode(k, from_handle, depth + 1)] = _decode(v, from_handle, depth + 1)
             return out
         if "s" in data:
-            return {decode(v, from_handle, depth + 1) for v in _list(data["s"])}
+            return {_decode(v, from_handle, depth + 1) for v in _list(data["s"])}
         if "fs" in data:
-            return frozenset(decode(v, from_handle, depth + 1) for v in _list(data["fs"]))
+            return frozenset(_decode(v, from_handle, depth + 1) for v in _list(data["fs"]))
         if "i" in data:
             return int(_str(data["i"]), 16)
         if "f" in data:
@@ -107,16 +142,47 @@ def decode(data, from_handle=None, depth: int = 0):
             return bytes.fromhex(_str(data["b"]))
         if "c" in data:
             re, im = _list(data["c"])
-            return complex(_num(decode(re)), _num(decode(im)))
+            return complex(_num(_decode(re, None, depth + 1)), _num(_decode(im, None, depth + 1)))
         if "h" in data:
+            r = _type_name(data.get("r"))
             if from_handle is None or type(data["h"]) is not int:
-                return Opaque(str(data.get("r", "object"))[:80])
-            return from_handle(data["h"], str(data.get("r", "object"))[:80])
+                return Opaque(r)
+            return from_handle(data["h"], r)
         if "x" in data:
             return Opaque(_str(data["x"])[:80])
+        if ("nd" in data or "ns" in data) and from_handle is not None:
+            return _decode_numpy(data, depth)
     except (TypeError, ValueError) as e:  # unhashable key, bad hex, wrong arity
         raise WireError(str(e)) from e
     raise WireError("unknown tag")
+
+
+def _decode_numpy(data: dict, depth: int):
+    """A real numpy array or scalar from plain data: dtype from the allowlist, values decoded
+    as plain data first, the shape checked against the one claimed."""
+    try:
+        np = sys.modules.get("numpy") or importlib.import_module("numpy")
+    except ImportError as e:
+        raise WireError("numpy value, but no numpy here") from e
+    if "nd" in data:
+        dtype, shape, values = _list(data["nd"])
+    else:
+        (dtype, values), shape = _list(data["ns"]), None
+    if not _DTYPE.fullmatch(_str(dtype)):
+        raise WireError("dtype not allowed")
+    plain = _decode(values, None, depth + 1)
+    if shape is None:
+        if type(plain) not in (bool, int, float, complex, str):
+            raise WireError("bad numpy scalar")
+        return np.dtype(dtype).type(plain)
+    shape = _list(shape)
+    if len(shape) > 32 or any(type(d) is not int or d < 0 for d in shape):
+        raise WireError("bad shape")
+    # str arrays: numpy sizes the strings itself (a claimed itemsize could ask for gigabytes)
+    arr = np.array(plain, dtype=np.str_ if "U" in dtype else np.dtype(dtype))
+    if arr.dtype.kind not in _NUMPY_KINDS or list(arr.shape) != shape:
+        raise WireError("array does not match its shape")
+    return arr
 
 
 def loads(line: bytes, from_handle=None):
@@ -137,6 +203,11 @@ def _str(x) -> str:
     if type(x) is not str:
         raise WireError("expected a string")
     return x
+
+
+def _type_name(x) -> str:
+    # the candidate's text: a string, cut short, never str() of a structure it chose
+    return x[:80] if type(x) is str else "object"
 
 
 def _num(x) -> float:
@@ -176,11 +247,16 @@ def values_equal(got, expected, *, unordered: bool = False,
     match one to one. `unordered=True` (declared by the test, see judge.validate): the
     top-level expected list matches a list, tuple, set or frozenset with the same elements in
     any order, duplicates counted; below the top level the rules above apply.
-    Opaque values (custom objects) match nothing.
+    Opaque values (custom objects) match nothing. Never raises: a result the rules cannot
+    compare (an int past float range against a float, a structure too deep to walk) is no
+    match, the candidate's wrong answer, not an error of the judge.
     """
-    if unordered and type(expected) in (*_SEQUENCES, *_SETS):
-        return type(got) in (*_SEQUENCES, *_SETS) and _same_elements(list(got), list(expected), rel_tol, abs_tol)
-    return _equal(got, expected, rel_tol, abs_tol)
+    try:
+        if unordered and type(expected) in (*_SEQUENCES, *_SETS):
+            return type(got) in (*_SEQUENCES, *_SETS) and _same_elements(list(got), list(expected), rel_tol, abs_tol)
+        return _equal(got, expected, rel_tol, abs_tol)
+    except (ArithmeticError, RecursionError, ValueError, TypeError, MemoryError):
+        return False
 
 
 def _equal(got, expected, rel_tol: float, abs_tol: float) -> bool:

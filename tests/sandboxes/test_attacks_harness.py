@@ -7,16 +7,19 @@ Every program here is wrong; any test it passes is a test it stole. Three routes
   names of its choosing (`__builtins__`, `abs`), then answers requests itself;
 - replies out of turn: answers that do not fit the request (`stop` for a call, a string for
   `len`, an exception that is not an Exception) that Python would swallow or misread.
-The honest programs at the end must keep passing: only the attacks may change.
+The honest programs at the end must keep passing: only the attacks may change. Then:
+- replies that do not decode (A2): a violation, never an exception a test can catch;
+- the program standing in for a module the tests use without importing it (D1).
 """
 
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 
-from sandboxes import run_tests
+from sandboxes import rpc, run_tests
 from sandboxes.rpc import plan_names
 from tests.sandboxes.conftest import TIGHT
 
@@ -279,3 +282,173 @@ def test_honest_programs_keep_working():
         "last = None\nfor last in evens(3):\n    pass\nassert last == 2",
     ]
     assert score(program, tests, setup) == [True] * len(tests)
+
+
+# --- A2. a reply that does not decode is a violation, never an exception to catch ----------
+
+UNDECODABLE = {
+    "complex_past_float_range": {"c": [{"i": "f" * 300}, 0]},
+    "complex_of_a_big_int": {"c": [10 ** 400, 0]},
+    "nested_past_max_depth": json.loads("[" * 250 + "]" * 250),
+    "deep_type_name": {"h": 0, "r": json.loads("[" * 600 + "]" * 600)},
+    "unhashable_set_member": {"s": [[1]]},
+    "numpy_object_dtype": {"nd": ["O", [1], [1]]},
+    "numpy_bad_shape": {"nd": ["<i8", [3], [1, 2]]},
+    "numpy_int_past_dtype": {"ns": ["<i8", {"i": "f" * 40}]},
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNDECODABLE))
+@pytest.mark.parametrize("test", EXPECTS_AN_EXCEPTION)
+def test_an_undecodable_reply_is_not_an_exception_a_test_can_catch(name, test):
+    answer = json.dumps({"v": UNDECODABLE[name]})
+    assert score(forged_server({"double": handle(0)}, f"json.loads({answer!r})"), [test]) == [False]
+
+
+def test_fuzzed_replies_never_pass_a_test_and_never_escape():
+    # Each test k calls f(k); the forged server answers with hostile reply k (a hostile value,
+    # or a hostile line). Every test expects a sentinel no reply holds, or an exception.
+    from tests.sandboxes.test_attacks_judging import SENTINEL, hostile_value
+    rng = random.Random(20)
+    replies = [json.dumps({"v": hostile_value(rng)}) for _ in range(30)]
+    replies += ['{"stop": 1}', '{"v": 1, "e": "ValueError"}', '[1]', '"v"', 'NaN', '{"e": "GeneratorExit"}',
+                '{"e": "ValueError", "detail": [1]}', "{" * 5000, '{"v": ' + "9" * 5000 + "}"]
+    program = f"""
+import json, os
+REPLIES = json.loads({json.dumps(replies)!r})
+os.write(5, (json.dumps({{"names": {{"f": {{"h": 0, "r": "function"}}}}}}) + "\\n").encode())
+for line in os.fdopen(6, "rb"):
+    req = json.loads(line)
+    if "op" in req:  # not the question for names, which the harness may not have read
+        k = req["a"]["t"][0] if req["op"] == "call" else 0
+        os.write(5, (REPLIES[k if type(k) is int and 0 <= k < len(REPLIES) else 0] + "\\n").encode())
+os._exit(0)
+"""
+    tests = [f"try:\n    r = f({k})\nexcept Exception:\n    r = {SENTINEL!r}\nassert r == {SENTINEL!r}"
+             for k in range(len(replies))]
+    assert score(program, tests) == [False] * len(tests)
+
+
+def test_the_channel_turns_every_undecodable_reply_into_a_violation():
+    # In-process: the tests side's channel reading hostile replies directly.
+    import os
+
+    from sandboxes import rpc
+    from tests.sandboxes.test_attacks_judging import hostile_value
+    rng = random.Random(21)
+    for _ in range(400):
+        reply = rng.choice([{"v": hostile_value(rng)}, hostile_value(rng)])
+        to_us, to_them = os.pipe(), os.pipe()
+        os.write(to_us[1], json.dumps(reply).encode() + b"\n")
+        os.close(to_us[1])
+        channel = rpc.Channel(to_us[0], to_them[1])
+        try:
+            channel.op("call", 0, a=(), k={})
+        except (rpc.ProtocolViolation, rpc.RemoteDied):
+            pass
+        except Exception as e:  # only a well-formed error reply may raise an ordinary exception
+            assert type(reply) is dict and "e" in reply, (reply, e)
+        finally:
+            channel.reader.close()
+            os.close(to_them[0])
+            os.close(to_them[1])
+
+
+# --- D1. a module the tests use without importing it is the real module ------------------
+# The tests relied on the program's namespace (MBPP, DS-1000 style): what the program calls
+# `np`, `math` or `pytest` must not answer for the module. A name the program defines and the
+# tests only call (`bisect(xs, 3)`) stays the program's.
+
+MODULE_FAKES = {
+    "numpy_alias": ("class np:\n    allclose = staticmethod(lambda *a, **k: True)\ndef solve(x):\n    return -12345\n",
+                    "assert np.allclose(solve([1, 2]), [2, 4])"),
+    "pytest": ("class pytest:\n    approx = staticmethod(lambda x, **k: 7)\ndef area(r):\n    return 7\n",
+               "assert area(2) == pytest.approx(12.566, rel=1e-3)"),
+    "math_mixed_use": ("class math:\n    isclose = staticmethod(lambda *a, **k: True)\ndef area(r):\n    return 0\n",
+                       "m = math\nassert math.isclose(area(1), 3.14159)"),
+    "math_only_through_an_alias": ("class math:\n    isclose = staticmethod(lambda *a, **k: True)\n"
+                                   "def area(r):\n    return 0\n", "m = math\nassert m.isclose(area(1), 3.14159)"),
+    "getattr": ("class np:\n    allclose = staticmethod(lambda *a, **k: True)\ndef solve(x):\n    return 0\n",
+                "assert getattr(np, 'allclose')(solve([1, 2]), [2, 4])"),
+    "in_a_list": ("class math:\n    isclose = staticmethod(lambda *a, **k: True)\ndef area(r):\n    return 0\n",
+                  "assert [math][0].isclose(area(1), 3.14159)"),
+    "a_module_object": ("import types\nnp = types.ModuleType('numpy')\nnp.allclose = lambda *a, **k: True\n"
+                        "def solve(x):\n    return 0\n", "assert np.allclose(solve([1, 2]), [2, 4])"),
+    "real_module_patched": ("import numpy as np\nnp.allclose = lambda *a, **k: True\ndef solve(x):\n    return 0\n",
+                            "assert np.allclose(solve([1, 2]), [2, 4])"),
+    "statistics": ("class statistics:\n    mean = staticmethod(lambda xs: 2)\ndef scores():\n    return [0]\n",
+                   "assert statistics.mean(scores()) == 2"),
+    "fractions": ("class fractions:\n    Fraction = staticmethod(lambda *a: 0.5)\ndef half():\n    return 0.4\n",
+                  "assert half() == fractions.Fraction(1, 2)"),
+    "operator": ("class operator:\n    eq = staticmethod(lambda a, b: True)\ndef double(x):\n    return 0\n",
+                 "assert operator.eq(double(2), 4)"),
+    "collections": ("class collections:\n    Counter = staticmethod(lambda xs: 1)\ndef letters(s):\n    return 'zzz'\n",
+                    "assert collections.Counter(letters('abc')) == collections.Counter('abc')"),
+    "decorated_helper": ("class functools:\n    def lru_cache(*a, **k):\n        return lambda f: (lambda *x: True)\n"
+                         "def double(x):\n    return 0\n",
+                         "@functools.lru_cache(maxsize=None)\ndef ok(x):\n    return double(x) == 2 * x\nassert ok(2)"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODULE_FAKES))
+def test_the_program_cannot_stand_in_for_a_module_the_tests_use(name):
+    program, test = MODULE_FAKES[name]
+    assert score(program, [test]) == [False]
+
+
+def test_modules_are_decided_from_the_test_code():
+    wanted, modules = plan_names([
+        "assert np.allclose(solve(x), y) and isclose(area(1), 3.14)",
+        "m = math\nassert bisect(xs, 3) == copy(xs)[0] and getattr(pytest, 'approx')",
+        "assert sorted(numbers) == array[0:2] and statistics.mean(xs) == 2 and this.x == antigravity",
+    ])
+    # `numbers` is passed as a value: a module (a program global named like a module is not
+    # visible to the tests unless they only call or index it; documented).
+    assert modules == ["math", "np", "numbers", "pytest", "statistics"]
+    # called or indexed only (no module can be), or not a module's name: the program's
+    assert {"solve", "isclose", "area", "bisect", "copy", "xs", "array", "this", "antigravity"} <= set(wanted)
+    assert not {"np", "math", "pytest", "statistics", "numbers"} & set(wanted)
+
+
+def test_a_name_the_program_defines_and_the_tests_call_stays_the_programs():
+    # The task may be to write `isclose`, `bisect`, `copy` or `Counter`: a name the tests only
+    # call is the program's. (So a test that means math.isclose must import it: a dataset rule.)
+    program = ("def isclose(a, b, rel_tol=1e-9):\n    return abs(a - b) <= rel_tol * max(abs(a), abs(b))\n"
+               "def bisect(xs, x):\n    return sorted(xs).index(x)\n"
+               "def copy(xs):\n    return list(xs)\n"
+               "class Counter:\n    def __init__(self, s):\n        self.n = len(s)\n"
+               "    def total(self):\n        return self.n\n")
+    tests = ["assert isclose(1.0, 1.0 + 1e-12) and not isclose(1.0, 1.1)", "assert bisect([3, 1, 2], 2) == 1",
+             "assert copy([1, 2]) == [1, 2]", "assert Counter('abc').total() == 3"]
+    assert score(program, tests) == [True] * 4
+
+
+def test_numpy_values_cross_as_real_arrays():
+    # With the tests' own numpy, the program's arrays and numpy scalars must reach it as data,
+    # and the tests' arrays reach the program: honest numpy programs keep passing (they
+    # passed before only through the program's own `np`).
+    program = ("import numpy as np\ndef solve(x):\n    return np.asarray(x) * 2\n"
+               "def total(x):\n    return np.sum(x)\ndef names():\n    return np.array(['a', 'bc'])\n"
+               "def is_array(x):\n    return isinstance(x, np.ndarray) and x.dtype == np.float32\n")
+    tests = ["assert np.allclose(solve([1, 2]), [2, 4])",
+             "assert (solve([1, 2]) == np.array([2, 4])).all() and solve([[1]]).shape == (1, 1)",
+             "assert total([1, 2]) == 3 and isinstance(total([1.5]), np.floating)",
+             "assert list(solve([1, 2])) == [2, 4] and solve([1, 2]).tolist() == [2, 4]",
+             "assert np.array_equal(solve(np.array([1, 2])), [2, 4])",
+             "assert is_array(np.zeros(3, dtype=np.float32))",
+             "assert list(names()) == ['a', 'bc']",
+             "assert not np.allclose(solve([1, 2]), [2, 5])"]
+    assert score(program, tests) == [True] * len(tests)
+
+
+def test_submodules_the_tests_reach_are_imported_too():
+    # The program would have imported `xml.etree.ElementTree` or `numpy.testing`; a plain
+    # `import xml` on the tests' side does not load them.
+    program = "import xml.etree.ElementTree\ndef tag(s):\n    return xml.etree.ElementTree.fromstring(s).tag\n"
+    tests = ["assert xml.etree.ElementTree.fromstring('<b/>').tag == 'b' == tag('<b/>')",
+             "np.testing.assert_allclose(np.ones(2), [1, 1])",
+             "assert os.path.join('a', 'b') == 'a/b' and math.isclose(1, 1)"]
+    assert score(program, tests) == [True] * 3
+    assert rpc.submodules(tests, ["math", "np", "os", "xml"]) == [
+        "math.isclose", "numpy.ones", "numpy.testing", "numpy.testing.assert_allclose", "os.path",
+        "os.path.join", "xml.etree", "xml.etree.ElementTree", "xml.etree.ElementTree.fromstring"]

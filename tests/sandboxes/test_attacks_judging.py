@@ -9,18 +9,24 @@ Written as the policy under RL pressure would try them. Two classes:
 - pass with a wrong number: an integer off by less than a float tolerance, a Python-only
   spelling (`٤٢`, `4_2`), a float for an int, a set or a reordered list for an ordered one.
 
-Every program here is harmless outside a sandbox: loops and sleeps only, bounded by small
-time limits (0.5-1 s) so that the file stays fast.
+- escape the penalty by making the judge raise: any frame, value, nesting or size the
+  program sends (A2) must end as that test's scored failure, never as an exception;
+- take more time than the limit: start-up is ours, timeout_s is the program's own time (C4).
+
+Every program here is harmless outside a sandbox: loops, sleeps and writes to its own
+descriptors only, bounded by small time limits (0.5-1 s) so that the file stays fast.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import random
 from dataclasses import replace
 
 import pytest
 
-from sandboxes import BadTests, budget_s, run, run_tests, validate
+from sandboxes import BadTests, budget_s, run, run_tests, validate, wire
 from sandboxes.judge import REASONS
 from sandboxes.wire import Opaque, tokens_equal, values_equal
 from tests.sandboxes.conftest import TIGHT
@@ -321,3 +327,230 @@ def test_unordered_false_is_always_allowed():
     validate({"kind": "call", "entry_point": "f", "unordered": True,
               "cases": [{"expected": 3, "unordered": False}, {"expected": [1, 2]}]})
     validate({"kind": "stdio", "unordered": False, "cases": [{"stdout": "1"}]})
+
+
+# --- A2. nothing the program sends makes run_tests raise ---------------------------------
+# A judge that raises turns the item into the reward service's unscored `error`: the wrong
+# program escapes its penalty. Every frame, value, nesting and size (up to the caps) must end
+# as that test's scored failure. Property-style: seeded random hostile data, every wire tag.
+
+SENTINEL = "ꙮ never produced by the generator"
+_TAGS = ["t", "d", "s", "fs", "i", "f", "b", "c", "h", "r", "x", "nd", "ns", "v", "e", "stop"]
+
+
+def _atom(rng):
+    return rng.choice([
+        None, True, False, 0, -1, 1 << 62, -(1 << 63), 10 ** 4000, -(10 ** 300), 1e308, -1e-320,
+        math.nan, math.inf, -math.inf, "", "nan", "inf", "-inf", "f" * 300, "zz", "-", "0x10",
+        "\ud800", "é" * 50, [], {}, [[]], {"": None},
+        # shapes that broke a decoder or a comparison before: complex and float conversions
+        # of ints past float range, NaN against ints, a bad tag inside a good one
+        {"c": [{"i": "f" * 300}, 0]}, {"c": [10 ** 400, 1]}, {"c": [0, {"i": "-" + "f" * 300}]},
+        {"c": [{"c": [1, 2]}, 0]}, {"s": [{"i": "f" * 300}, 1.5]}, {"t": [{"c": [10 ** 309, 0]}]},
+    ])
+
+
+def _tagged(rng, depth):
+    tag = rng.choice(_TAGS)
+    body = rng.choice([
+        lambda: _atom(rng), lambda: [hostile_value(rng, depth + 1) for _ in range(rng.randrange(4))],
+        lambda: "f" * rng.choice([1, 300, 5000]), lambda: [{"i": "f" * 300}, rng.choice([0, 1e308, math.nan])],
+        lambda: [[hostile_value(rng, depth + 1), hostile_value(rng, depth + 1)]],
+        lambda: ["<i8", [2], [10 ** 30, 1]], lambda: ["<U999999999", [1], ["x"]], lambda: ["O", [1], [1]],
+        lambda: ["<f8", [3], [1.0]], lambda: ["|b1", [-1], []], lambda: ["<i8", {"x": 1}],
+    ])()
+    value = {tag: body}
+    if rng.random() < 0.3:  # a second key, or a third
+        value[rng.choice(_TAGS)] = hostile_value(rng, depth + 1)
+    return value
+
+
+def _deep(rng):
+    # JSON levels: about the wire's MAX_DEPTH, past it, and near what json itself accepts
+    # (deeper lines, which json refuses, are in hostile_frame)
+    levels = rng.choice([150, 199, 201, 400, 700])
+    per, wrap = rng.choice([(1, lambda v: [v]), (2, lambda v: {"t": [v]}), (2, lambda v: {"c": [v, 0]}),
+                            (3, lambda v: {"d": [[0, v]]}), (1, lambda v: {"h": 0, "r": v})])
+    v = rng.choice([0, {"i": "f" * 300}, "x"])
+    for _ in range(levels // per):
+        v = wrap(v)
+    return v
+
+
+def hostile_value(rng, depth: int = 0):
+    """A JSON-able structure built to break a decoder: every wire tag, wrong arities and types,
+    ints past float range, NaN and infinities, deep nesting, huge claimed sizes."""
+    if depth > 3:
+        return _atom(rng)
+    return rng.choice([lambda: _atom(rng), lambda: _tagged(rng, depth), lambda: _deep(rng),
+                       lambda: [hostile_value(rng, depth + 1) for _ in range(rng.randrange(5))]])()
+
+
+def _line(obj) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode() + b"\n"  # NaN/Infinity as Python writes them
+
+
+def hostile_frame(rng, k: int) -> bytes:
+    """One line on the `call` result channel for case k: mostly a well-formed frame with a
+    hostile value, sometimes a frame that is hostile in itself."""
+    if rng.random() < 0.75:
+        return _line({"i": k, "v": hostile_value(rng)})
+    return rng.choice([
+        lambda: _line({"i": k, "e": hostile_value(rng), "reason": hostile_value(rng), "detail": _deep(rng)}),
+        lambda: _line({"i": k, "reason": "memory", "detail": [[[[[]]]]]}),
+        lambda: _line({"i": str(k), "v": 1}), lambda: _line({"i": float(k), "v": 1}),
+        lambda: _line({"i": True, "v": 1}), lambda: _line({"i": 10 ** 100, "v": 1}),
+        lambda: _line({"i": k, "v": 1, "extra": _deep(rng)}), lambda: _line({"i": k}),
+        lambda: _line([k, 1]), lambda: _line("str"), lambda: _line(12),
+        lambda: _line({"load_error": _deep(rng), "detail": _deep(rng)}),
+        lambda: _line({"started": 1, "cpu_s": 0}), lambda: _line({"loaded": 1}),
+        lambda: b"\xff\xfe not json\n", lambda: b'{"i": ' + b"9" * 5000 + b"}\n",
+        lambda: b"[" * 100_000 + b"\n", lambda: b'{"i": %d, "v": "' % k + b"x" * (2 << 20) + b'"}\n',
+    ])()
+
+
+def test_the_reported_overflow_is_a_wrong_answer():
+    prog = ("import os\ndef two_sum(nums, target):\n"
+            "    os.write(4, b'{\"i\":0,\"v\":{\"c\":[{\"i\":\"' + b'f'*300 + b'\"},0]}}\\n')\n    os._exit(0)\n")
+    tests = {"kind": "call", "entry_point": "two_sum", "cases": [{"args": [[2, 7, 11, 15], 9], "expected": [0, 1]}]}
+    assert [o.reason for o in run_tests(prog, tests, FAST).outcomes] == ["wrong_answer"]
+
+
+@pytest.mark.parametrize("value, expected", [
+    ({"c": [{"i": "f" * 300}, 0]}, [0, 1]), ({"c": [0, {"i": "-" + "f" * 300}]}, 1j),
+    ({"i": "f" * 300}, 1.5), ({"i": "f" * 300}, math.inf), ({"i": "f" * 300}, 1 + 2j),
+    ({"f": "nan"}, 3), ([{"i": "f" * 300}, {"f": "nan"}], [1.0, 2.0]), ({"i": "f" * 300}, {"a": 1}),
+    ({"s": [{"i": "f" * 300}, 1.5, {"f": "nan"}]}, [1.5, 2.0]), ({"d": [[{"i": "f" * 5000}, 1]]}, {"1": 1}),
+])
+def test_values_that_cannot_be_compared_are_wrong_answers(value, expected):
+    line = json.dumps({"i": 0, "v": value})
+    prog = f"import os\ndef f():\n    os.write(4, {line!r}.encode() + b'\\n')\n    os._exit(0)\n"
+    for unordered in (False, True):
+        if unordered and type(expected) is not list:
+            continue
+        tests = {"kind": "call", "entry_point": "f", "unordered": unordered, "cases": [{"args": [], "expected": expected}]}
+        assert [o.reason for o in run_tests(prog, tests, FAST).outcomes] == ["wrong_answer"]
+
+
+def test_wire_decode_raises_wire_error_and_nothing_else():
+    rng = random.Random(16)
+    for _ in range(3000):
+        data = hostile_value(rng)
+        for from_handle in (None, lambda h, r: Opaque(r)):
+            try:
+                wire.decode(data, from_handle)
+            except wire.WireError:
+                pass
+
+
+def test_values_equal_never_raises():
+    rng = random.Random(17)
+    specials = [10 ** 400, -(10 ** 400), math.nan, math.inf, -math.inf, 1e308, 0, 1.5, 1 + 2j,
+                complex(math.nan, 1), True, "1", b"1", None, Opaque("E"), (), frozenset({10 ** 400})]
+    expecteds = [1.5, math.nan, math.inf, 1 + 2j, 3, [1.0, 2.0], [1, 2], {"1": 1.0}, {1: [2.0]},
+                 {1.5, 2.5}, (1.0, math.nan), [[1.0]], "x", None]
+    for _ in range(3000):
+        try:
+            got = wire.decode(hostile_value(rng))
+        except wire.WireError:
+            got = rng.choice(specials)
+        if rng.random() < 0.3:
+            got = [rng.choice(specials) for _ in range(rng.randrange(4))]
+        expected = rng.choice(expecteds)
+        for unordered in (False, True):
+            assert values_equal(got, expected, unordered=unordered) in (True, False)
+
+
+def test_fuzzed_call_frames_never_make_run_tests_raise():
+    rng = random.Random(18)
+    n = 60
+    lines = [hostile_frame(rng, k) for k in range(n)]
+    # f(k) writes the lines for cases k.. itself and exits: after each line that ends a round
+    # (garbage, out of turn), the judge restarts the program at the next case.
+    prog = ("import json, os\n"
+            f"LINES = [bytes.fromhex(h) for h in json.loads({json.dumps([x.hex() for x in lines])!r})]\n"
+            "def f(k):\n"
+            "    for line in LINES[k:]:\n"
+            "        view = memoryview(line)\n"
+            "        try:\n"
+            "            while view:\n"
+            "                view = view[os.write(4, view):]\n"
+            "        except OSError:\n"
+            "            break\n"
+            "    os._exit(0)\n")
+    tests = {"kind": "call", "entry_point": "f", "cases": [{"args": [k], "expected": SENTINEL} for k in range(n)]}
+    rep = run_tests(prog, tests, replace(FAST, timeout_s=5.0))
+    assert len(rep.outcomes) == n and not any(o.passed for o in rep.outcomes)
+    assert_scored(rep.outcomes)
+
+
+def test_fuzzed_stdio_output_never_makes_run_tests_raise():
+    rng = random.Random(19)
+    outputs = [bytes(rng.randrange(256) for _ in range(rng.randrange(200))) for _ in range(6)]
+    outputs += [json.dumps(hostile_value(rng)).encode() for _ in range(6)]
+    outputs += [b"9" * 100_000, b"1e99999999 nan -inf 0x1p3 \xff", "٤٢ ４２ 4_2".encode()]
+    prog = ("import os, sys\n"
+            f"OUT = [bytes.fromhex(h) for h in {[o.hex() for o in outputs]!r}]\n"
+            "k = int(input())\n"
+            "for fd in (4, 5, 6):  # the parent's channels: none is open to the program\n"
+            "    try:\n        os.write(fd, b'{\"started\": 1, \"cpu_s\": 0}\\n{\"i\": 0, \"v\": 1}\\n')\n"
+            "    except OSError:\n        pass\n"
+            "sys.stderr.buffer.write(OUT[-k - 1])\nsys.stdout.buffer.write(OUT[k])\n")
+    tests = {"kind": "stdio", "cases": [{"stdin": f"{k}\n", "stdout": SENTINEL} for k in range(len(outputs))]}
+    rep = run_tests(prog, tests, FAST)
+    assert len(rep.outcomes) == len(outputs) and not any(o.passed for o in rep.outcomes)
+    assert {o.reason for o in rep.outcomes} <= {"wrong_answer", "output_limit"}  # 100 kB > the 64 kB cap
+
+
+# --- C4. timeout_s is the program's own time ---------------------------------------------
+# Start-up (fork, namespaces, reading the job) is ours and not counted; the program's own
+# time is: from the harness's `started` frame, timeout_s of wall clock per test, and for a
+# stdio case the CPU time of its threads and waited-for children too. No slack on top.
+
+BURN = "import time\ndef burn(s):\n    t = time.process_time()\n    while time.process_time() - t < s:\n        pass\n"
+SEC = replace(TIGHT, timeout_s=1.0)
+
+
+def test_a_stdio_case_that_computes_longer_than_the_limit_is_time_limit():
+    # 1.3 s of CPU with timeout_s=1 passed before: timeout_s + 1 of wall clock per case.
+    prog = BURN + "a, b = map(int, input().split())\nburn(1.3 if a == 5 else 0)\nprint(a + b)\n"
+    assert [o.reason for o in run_tests(prog, STDIO, SEC).outcomes] == ["ok", "time_limit", "ok"]
+
+
+def test_a_stdio_case_is_bounded_by_cpu_time_across_processes():
+    # Three processes of 0.45 s each: within a second of wall clock on enough cores, but
+    # 1.35 s of the program's CPU time. (On a busy machine the wall clock catches it first.)
+    prog = (BURN + "import os\na, b = map(int, input().split())\n"
+            "if a == 5:\n    kids = []\n    for _ in range(3):\n        pid = os.fork()\n"
+            "        if pid == 0:\n            burn(0.45)\n            os._exit(0)\n        kids.append(pid)\n"
+            "    for pid in kids:\n        os.waitpid(pid, 0)\nprint(a + b)\n")
+    assert [o.reason for o in run_tests(prog, STDIO, SEC).outcomes] == ["ok", "time_limit", "ok"]
+
+
+@pytest.mark.parametrize("kind", ["call", "assert"])
+def test_the_first_test_after_a_restart_gets_no_extra_second(kind):
+    # Case (5, 7) hangs, so the run restarts for (-1, 1), which computes for 1.3 s: the first
+    # test of a fresh process had timeout_s + 1 s before.
+    prog = BURN + ("def add(a, b):\n    if a == 5:\n        while True: pass\n"
+                   "    if a == -1:\n        burn(1.3)\n    return a + b\n")
+    assert [o.reason for o in run_tests(prog, ALL[kind], SEC).outcomes] == ["ok", "time_limit", "time_limit"]
+
+
+def test_a_call_program_that_hangs_while_loading_costs_one_round(monkeypatch):
+    # The judge cannot tell a hang while loading from a hang in the first case without the
+    # harness's `loaded` frame; with it, every case fails at once instead of one restart
+    # (and timeout_s) per case.
+    from sandboxes import judge
+    spawns = []
+    real = judge.spawn
+
+    def counting(*a, **kw):
+        spawns.append(a[0]["role"])
+        return real(*a, **kw)
+
+    monkeypatch.setattr(judge, "spawn", counting)
+    rep = run_tests("while True: pass\ndef add(a, b):\n    return a + b\n", CALL, FAST)
+    assert [o.reason for o in rep.outcomes] == ["time_limit"] * 3 and spawns == ["call"]
+    spawns.clear()
+    rep = run_tests(FUNC_HANGS["busy_loop"], CALL, FAST)  # a case that hangs still fails alone
+    assert [o.reason for o in rep.outcomes] == ["ok", "time_limit", "ok"] and spawns == ["call", "call"]
