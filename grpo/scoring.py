@@ -1,7 +1,7 @@
 """From completions to rewards: the reward service, or an in-process scorer for tests.
 
 A scorer is any object with `.score(completions, references, specs) -> list[Score]`, same
-length and order. Runs use `verifiers.service.RewardService` (worker processes, a deadline
+length and order. Runs use `verifiers.runtime.local.RewardService` (worker processes, a deadline
 per item). `LocalScorer` scores in this process with any callable `(completion, reference)
 -> Score | float | bool` (a `verifiers.Verifier` included): no workers and no deadline, for
 tests and for users' own fakes.
@@ -25,12 +25,9 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from verifiers.score import Score
-
-# The reward service's reasons for "could not be scored" (verifiers.service.UNSCORED_REASONS);
-# repeated here so that importing grpo starts no worker machinery. The sandbox's "time_limit"
-# is a scored failure, not one of these.
-UNSCORED_REASONS = frozenset({"timeout", "crashed", "bad_reference", "error"})
+# UNSCORED_REASONS, the reasons for "could not be scored", is owned by verifiers.score (a light
+# import: importing grpo starts no worker machinery); grpo.train reads it from here.
+from verifiers.score import UNSCORED_REASONS, Score
 
 
 class Scorer(Protocol):
@@ -142,7 +139,7 @@ def reward_service(spec: str, workers: int, timeout_s: float) -> Scorer:
     """The reward service with `workers` processes; 0 workers: a LocalScorer, no processes."""
     if workers == 0:
         return LocalScorer(spec)
-    from verifiers.service import RewardService  # worker processes start only for real runs
+    from verifiers.runtime.local import RewardService  # worker processes start only for real runs
     return RewardService(spec, workers=workers, timeout_s=timeout_s)
 
 

@@ -26,6 +26,7 @@ looser than the operator's.
 
 from __future__ import annotations
 
+import importlib
 import math
 import re
 from collections.abc import Callable, Iterable
@@ -42,6 +43,19 @@ MAX_NUMBER = 1e18
 _TOKEN = re.compile(r"\s*(?:(?P<num>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
                     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<str>'[^']*'|\"[^\"]*\")|(?P<op>[-+*&|(),=]))")
 
+# The built-in verifier names: the one table that parsing, known_names, the reward service's
+# worker preload and `verifiers`' lazy exports all read. "module:Class", imported on first use
+# so that `import verifiers` stays light (math pulls in sympy, code the sandbox).
+BUILTINS: dict[str, str] = {
+    "format": "verifiers.format:FormatVerifier",
+    "math": "verifiers.math.verifier:MathVerifier",
+    "exact": "verifiers.math.verifier:ExactVerifier",
+    "code": "verifiers.code:CodeVerifier",
+    "overlong": "verifiers.shaping:OverlongPenalty",
+    "repetition": "verifiers.shaping:RepetitionPenalty",
+    "language": "verifiers.shaping:LanguageConsistency",
+}
+
 _REGISTRY: dict[str, Callable[..., Verifier]] = {}
 
 
@@ -52,29 +66,33 @@ def register(name: str, factory: Callable[..., Verifier]) -> None:
     _REGISTRY[name] = factory
 
 
+def registered() -> dict[str, Callable[..., Verifier]]:
+    """The names `register` added and their factories (a copy): what a worker process needs
+    to parse the same specs as this one."""
+    return dict(_REGISTRY)
+
+
+def registry() -> dict[str, str | Callable[..., Verifier]]:
+    """Every name a spec may use: built-ins as "module:Class", registered names as their
+    factories (a registered name shadows a built-in of the same name)."""
+    return {**BUILTINS, **_REGISTRY}
+
+
+def builtin_modules() -> list[str]:
+    """The modules that define the built-in verifiers, in table order, each once."""
+    return list(dict.fromkeys(path.partition(":")[0] for path in BUILTINS.values()))
+
+
 def _builtin(name: str) -> Callable[..., Verifier] | None:
-    # Imported on first use so that `import verifiers` stays light (code pulls in sandboxes).
-    if name == "format":
-        from verifiers.format import FormatVerifier
-        return FormatVerifier
-    if name == "math":
-        from verifiers.math_answers import MathVerifier
-        return MathVerifier
-    if name == "exact":
-        from verifiers.math_answers import ExactVerifier
-        return ExactVerifier
-    if name == "code":
-        from verifiers.code import CodeVerifier
-        return CodeVerifier
-    if name in ("overlong", "repetition", "language"):
-        from verifiers import shaping
-        return {"overlong": shaping.OverlongPenalty, "repetition": shaping.RepetitionPenalty,
-                "language": shaping.LanguageConsistency}[name]
-    return None
+    path = BUILTINS.get(name)
+    if path is None:
+        return None
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 def known_names() -> list[str]:
-    return sorted({"format", "math", "exact", "code", "overlong", "repetition", "language", *_REGISTRY})
+    return sorted({*BUILTINS, *_REGISTRY})
 
 
 def _tokenize(spec: str) -> list[tuple[str, str, int]]:

@@ -30,7 +30,7 @@ from sandboxes import BadTests, budget_s, run, run_tests, validate, wire
 from sandboxes.judge import REASONS
 from sandboxes.wire import Opaque, tokens_equal, values_equal
 from tests.sandboxes.conftest import TIGHT
-from verifiers.service import UNSCORED_REASONS
+from verifiers.runtime.local import UNSCORED_REASONS
 
 FAST = replace(TIGHT, timeout_s=0.5)
 
@@ -161,7 +161,7 @@ def test_large_right_results_are_still_read():
 @pytest.fixture(scope="module")
 def code_service():
     from verifiers.code import CodeVerifier
-    from verifiers.service import RewardService
+    from verifiers.runtime.local import RewardService
     # A base deadline far below the tests' time: only the code verifier's budget_s keeps the
     # service from cutting the sandbox short and reporting its own, unscored, `timeout`.
     with RewardService(CodeVerifier(timeout_s=0.5), workers=1, timeout_s=0.1) as service:
@@ -190,11 +190,11 @@ def test_a_looping_program_through_the_service_is_scored_time_limit(code_service
 def test_the_adapters_and_the_trainer_score_time_limit_as_a_wrong_answer():
     from grpo.scoring import UNSCORED_REASONS as GRPO_UNSCORED
     from grpo.scoring import to_rewards
-    from verifiers.for_openrlhf import openrlhf_response
-    from verifiers.for_trl import trl_reward
-    from verifiers.for_verl import VerlReward
+    from verifiers.integrations.openrlhf import openrlhf_response
+    from verifiers.integrations.trl import trl_reward
+    from verifiers.integrations.verl import VerlReward
+    from verifiers.runtime.local import Outcome
     from verifiers.score import Score
-    from verifiers.service import Outcome
 
     verdict = Score(2 / 3, False, "time_limit", {"code": 2 / 3})
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.verifiers.fake_verifiers import JUDGE
-from verifiers.for_trl import AsyncTRLReward, completion_text, trl_reward
-from verifiers.service import RewardService
+from verifiers.integrations.trl import AsyncTRLReward, completion_text, trl_reward
+from verifiers.runtime.local import RewardService
 
 TOKENIZER = Path(__file__).resolve().parents[2] / "fixtures" / "tokenizer"
 

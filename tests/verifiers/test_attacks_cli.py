@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from verifiers.cli import main
+from verifiers.apps.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = {"completion": "<think>1 + 1</think><answer>2</answer>", "reference": "2"}
@@ -70,7 +70,7 @@ def test_a_bad_line_gets_its_own_error_line_and_the_rest_is_scored(tmp_path, bad
 
 def test_invalid_utf8_on_stdin_is_that_lines_error(tmp_path):
     data = json.dumps(GOOD).encode() + b"\n" + b'{"completion": "\xff"}\n' + json.dumps(GOOD).encode() + b"\n"
-    proc = subprocess.run([sys.executable, "-m", "verifiers.cli", "--reward", "math", "--workers", "1", "-q"],
+    proc = subprocess.run([sys.executable, "-m", "verifiers.apps.cli", "--reward", "math", "--workers", "1", "-q"],
                           input=data, capture_output=True, timeout=300, cwd=ROOT)
     rows = [_strict(line) for line in proc.stdout.splitlines()]
     assert proc.returncode == 1 and [r["passed"] for r in rows] == [True, None, True]
@@ -133,7 +133,7 @@ def test_shell_redirections_onto_the_input_are_refused(tmp_path):
     src = tmp_path / "x.jsonl"
     _write(src, [GOOD])
     content = src.read_bytes()
-    cmd = [sys.executable, "-m", "verifiers.cli", "--reward", "math", "--workers", "1"]
+    cmd = [sys.executable, "-m", "verifiers.apps.cli", "--reward", "math", "--workers", "1"]
     with open(src, "rb") as stdin:  # verify -o x.jsonl < x.jsonl
         proc = subprocess.run([*cmd, "-o", str(src)], stdin=stdin, capture_output=True, timeout=120, cwd=ROOT)
     assert proc.returncode == 2 and src.read_bytes() == content
@@ -205,7 +205,7 @@ def test_a_signal_stops_the_run_and_its_workers_with_an_item_in_flight(tmp_path,
     marker = tmp_path / "worker.pid"
     src = tmp_path / "in.jsonl"
     _write(src, [{"completion": "x", "reference": str(marker)}])
-    run = "import sys, sleepy_plugin; from verifiers.cli import main; sys.exit(main(sys.argv[1:]))"
+    run = "import sys, sleepy_plugin; from verifiers.apps.cli import main; sys.exit(main(sys.argv[1:]))"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
     proc = subprocess.Popen([sys.executable, "-c", run, str(src), "--reward", "sleepy", "--timeout", "600",
                              "--workers", "1", "-o", str(tmp_path / "out.jsonl")], env=env, stderr=subprocess.PIPE)

@@ -26,9 +26,9 @@ uvicorn = pytest.importorskip("uvicorn")
 from tests.verifiers.fake_verifiers import JUDGE  # noqa: E402
 from tests.verifiers.test_server import free_port, items  # noqa: E402
 from verifiers import Score  # noqa: E402
+from verifiers.apps.server import Limits, create_app  # noqa: E402
+from verifiers.runtime.local import Outcome, RewardService  # noqa: E402
 from verifiers.score import BadReference, ServiceError, SpecError  # noqa: E402
-from verifiers.server import Limits, create_app  # noqa: E402
-from verifiers.service import Outcome, RewardService  # noqa: E402
 
 post = functools.partial(httpx.post, timeout=60)
 get = functools.partial(httpx.get, timeout=60)
@@ -38,7 +38,7 @@ HANG_S = 30  # bounds a hang only; never a performance threshold
 @contextmanager
 def serving(app, limits):
     """`create_app`'s app on 127.0.0.1 behind uvicorn with the server's connection limits."""
-    from verifiers.server import uvicorn_config
+    from verifiers.apps.server import uvicorn_config
 
     port = free_port()
     server = uvicorn.Server(uvicorn_config(app, limits, host="127.0.0.1", port=port, log_level="warning"))
@@ -97,7 +97,7 @@ def service():
 def test_a_raising_item_in_a_shared_batch_costs_only_itself(service):
     # Straight at the batcher, so the three requests surely share one service call; the real
     # service raises on a reference nested 600 deep and on a spec nested 300 deep.
-    from verifiers.microbatch import MicroBatcher
+    from verifiers.apps.microbatch import MicroBatcher
 
     async def go():
         batcher = MicroBatcher(service, window_s=0.2)
@@ -119,7 +119,7 @@ def test_a_raising_item_in_a_shared_batch_costs_only_itself(service):
 
 
 def test_every_kind_of_failure_is_isolated_to_its_item():
-    from verifiers.microbatch import MicroBatcher
+    from verifiers.apps.microbatch import MicroBatcher
 
     class Fragile:
         """Raises on cue for any item in the call, like a service that breaks mid-batch."""
@@ -251,7 +251,7 @@ def test_slow_header_flood_leaves_health_answering_fds_bounded_and_the_log_small
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")])}
     # The limit is set in the child before it execs the server (no preexec_fn: this process has threads).
     launch = (f"import os, resource, sys; resource.setrlimit(resource.RLIMIT_NOFILE, ({fd_limit}, {fd_limit})); "
-              "os.execv(sys.executable, [sys.executable, '-m', 'verifiers.cli', *sys.argv[1:]])")
+              "os.execv(sys.executable, [sys.executable, '-m', 'verifiers.apps.cli', *sys.argv[1:]])")
     with open(log_path, "wb") as log_file:
         proc = subprocess.Popen([sys.executable, "-c", launch, "serve", "--reward", "format", "--workers", "1",
                                  "--port", str(port), "--log-level", "warning"],
@@ -327,7 +327,7 @@ def test_over_the_connection_cap_the_longest_waiting_connection_goes(service):
 
 
 def test_a_log_flood_is_cut_to_a_few_records_and_a_count():
-    from verifiers.http_guards import LogRateLimit
+    from verifiers.apps.http_guards import LogRateLimit
 
     now = [0.0]
     limit = LogRateLimit(burst=5, window_s=60, total=50, clock=lambda: now[0])
@@ -446,7 +446,7 @@ def test_oversized_items_get_413_saying_which_and_the_limit(guarded, path, body,
 
 
 def test_a_service_that_is_down_fails_only_the_requests_it_was_called_for():
-    from verifiers.microbatch import MicroBatcher
+    from verifiers.apps.microbatch import MicroBatcher
 
     class Closed:
         def score_outcomes(self, completions, references, specs=None):

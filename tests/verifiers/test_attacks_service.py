@@ -12,8 +12,8 @@ import time
 import pytest
 
 from verifiers import Score, SpecError, Verifier
+from verifiers.runtime.local import RewardService
 from verifiers.score import BadReference
-from verifiers.service import RewardService
 from verifiers.spec import check_within, parse_spec, register
 
 
@@ -113,7 +113,7 @@ def test_an_exception_raised_by_a_signal_handler_inside_score_leaks_nothing(serv
 def test_verl_batches_after_a_sigalrm_timeout_score_right_answers_right():
     # The reported failure, end to end: after one interrupted compute_score_batch, later calls
     # timed out or raised IndexError, and a right answer scored 0.
-    from verifiers.for_verl import VerlReward
+    from verifiers.integrations.verl import VerlReward
 
     register("slowjudge", _Judge)
     reward = VerlReward(spec="slowjudge", workers=2, timeout_s=30.0)

@@ -22,8 +22,8 @@ uvicorn = pytest.importorskip("uvicorn")
 
 from tests.verifiers.fake_verifiers import JUDGE  # noqa: E402
 from verifiers import Score  # noqa: E402
-from verifiers.server import Limits, create_app, main  # noqa: E402
-from verifiers.service import RewardService  # noqa: E402
+from verifiers.apps.server import Limits, create_app, main  # noqa: E402
+from verifiers.runtime.local import RewardService  # noqa: E402
 
 post = functools.partial(httpx.post, timeout=30)
 get = functools.partial(httpx.get, timeout=30)
@@ -227,7 +227,7 @@ def test_verify_serve_finishes_in_flight_requests_on_sigterm(tmp_path):
     """))
     port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.getcwd(), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-m", "verifiers.cli", "serve", "--import", "slowplugin", "--reward",
+    proc = subprocess.Popen([sys.executable, "-m", "verifiers.apps.cli", "serve", "--import", "slowplugin", "--reward",
                              "slow", "--port", str(port), "--workers", "2", "--log-level", "info"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
@@ -267,8 +267,8 @@ def test_verify_serve_finishes_in_flight_requests_on_sigterm(tmp_path):
 
 def test_response_json_round_trips():
     # The models serialise without surprises (no NaN, ids kept as given).
-    from verifiers.server import _result
-    from verifiers.service import Outcome
+    from verifiers.apps.server import _result
+    from verifiers.runtime.local import Outcome
 
     res = _result("x", Outcome(Score(float("nan"), False, "ok", {"a": float("inf"), "b": 1.0})))
     assert json.loads(res.model_dump_json()) == {"id": "x", "reward": None, "passed": False, "reason": "ok",
@@ -279,9 +279,9 @@ def test_response_json_round_trips():
 def test_microbatcher_caps_batches_and_a_failing_item_or_service_fails_only_its_own():
     # A call that raises is retried request by request, then item by item: a broken item costs
     # itself; only the service saying it is broken (ServiceError) fails a request.
-    from verifiers.microbatch import MicroBatcher
+    from verifiers.apps.microbatch import MicroBatcher
+    from verifiers.runtime.local import Outcome
     from verifiers.score import ServiceError
-    from verifiers.service import Outcome
 
     class FakeService:
         def __init__(self):

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from verifiers import Score, ServiceError, SpecError, Verifier
-from verifiers.service import RewardService
+from verifiers.runtime.local import RewardService
 
 
 def _judge(completion, reference):

@@ -28,7 +28,7 @@ from collections import Counter
 from functools import lru_cache
 from typing import IO, Any
 
-from verifiers.cli_io import (
+from verifiers.apps.cli_io import (
     clobbered,
     decode_line,
     dumps_line,
@@ -127,8 +127,8 @@ def same_answer(answer: str, other: str) -> Any:
     """Whether two extracted answers are equivalent (`math_equal`, the second standing in for
     the reference), as a Score. A model answer may be no valid reference (unbalanced braces):
     such pairs fall back to normalised text equality."""
-    from verifiers.latex_normalize import canonical_text
-    from verifiers.math_answers import math_equal
+    from verifiers.math.normalize import canonical_text
+    from verifiers.math.verifier import math_equal
     from verifiers.score import BadReference, Score
 
     try:
@@ -139,16 +139,16 @@ def same_answer(answer: str, other: str) -> Any:
 
 
 @lru_cache(maxsize=1)
-def _same_answer_verifier() -> Any:
+def same_answer_verifier() -> Any:
     from verifiers.verifier import Verifier
     return Verifier.wrap(same_answer, "same_answer")
 
 
-class _Selection:
+class Selection:
     """Per-group bookkeeping for evaluation (pass@k, maj@k) and rejection sampling (--keep)."""
 
     def __init__(self, args: argparse.Namespace):
-        from verifiers.evaluate import Group, KeepRule
+        from verifiers.apps.evaluate import Group, KeepRule
 
         self.args, self.Group = args, Group
         self.keep = KeepRule.parse(args.keep) if args.keep else None
@@ -173,7 +173,7 @@ class _Selection:
     def _decide(self, a: str, b: str) -> bool:
         if self.service is None:
             return same_answer(a, b).passed
-        outcome = self.service.score_outcomes([a], [b], [_same_answer_verifier()])[0]
+        outcome = self.service.score_outcomes([a], [b], [same_answer_verifier()])[0]
         return outcome.score.passed  # a timeout or a crash: not the same
 
     def group(self, rec: dict | None) -> Any:
@@ -222,13 +222,13 @@ class _Selection:
 
 
 def run(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes]) -> int:
-    from verifiers.service import UNSCORED_REASONS, RewardService
+    from verifiers.runtime.local import UNSCORED_REASONS, RewardService
 
     inp = stdin if args.input == "-" else open(args.input, "rb")  # noqa: SIM115
     out = stdout if args.output == "-" else open(args.output, "wb")  # noqa: SIM115
     total_bytes = os.path.getsize(args.input) if args.input != "-" else None
     progress = _Progress(total_bytes, not args.quiet)
-    selection = _Selection(args)
+    selection = Selection(args)
     rewards: list[float] = []
     passed = 0
     reasons: Counter[str] = Counter()
@@ -294,8 +294,8 @@ def run(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes]) -> int:
     return EXIT_BAD_RECORDS if bad else EXIT_OK
 
 
-def _evaluation(args: argparse.Namespace, selection: _Selection) -> None:
-    from verifiers.evaluate import format_table, plot_report
+def _evaluation(args: argparse.Namespace, selection: Selection) -> None:
+    from verifiers.apps.evaluate import format_table, plot_report
 
     groups = selection.groups
     if selection.keep is not None:
@@ -316,8 +316,8 @@ def _evaluation(args: argparse.Namespace, selection: _Selection) -> None:
         plot_report(report, args.plot)
 
 
-def _build_report(args: argparse.Namespace, selection: _Selection) -> dict:
-    from verifiers.evaluate import build_report, default_ks
+def _build_report(args: argparse.Namespace, selection: Selection) -> dict:
+    from verifiers.apps.evaluate import build_report, default_ks
 
     groups = selection.groups
     ks = [int(k) for k in args.k.split(",")] if args.k else default_ks(max(len(g.passed) for g in groups.values()))
@@ -370,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         return doctor()
     if argv[:1] == ["serve"]:
         try:
-            from verifiers.server import main as serve_main
+            from verifiers.apps.server import main as serve_main
         except ImportError as e:
             print(f"verify serve needs the server extra: pip install -e '.[serve]' ({e})", file=sys.stderr)
             return EXIT_USAGE
@@ -401,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"verify: --k must be comma-separated positive integers, got {args.k!r}", file=sys.stderr)
             return EXIT_USAGE
     if args.keep is not None:
-        from verifiers.evaluate import KeepRule
+        from verifiers.apps.evaluate import KeepRule
 
         try:
             KeepRule.parse(args.keep)

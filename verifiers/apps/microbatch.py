@@ -23,8 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from verifiers.runtime.local import Outcome
 from verifiers.score import BadReference, Score, ServiceError, SpecError
-from verifiers.service import Outcome
 
 log = logging.getLogger(__name__)
 

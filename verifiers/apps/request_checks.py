@@ -15,8 +15,8 @@ from typing import Any
 
 from fastapi import Depends, HTTPException, Request
 
+from verifiers.runtime.local import Outcome
 from verifiers.score import Score, SpecError
-from verifiers.service import Outcome
 from verifiers.spec import parse_spec
 
 MAX_UNKNOWN_FIELDS = 100  # beyond this, one error instead of one per field

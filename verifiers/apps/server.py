@@ -5,7 +5,7 @@
          -d '{"items": [{"id": 1, "completion": "<think>…</think><answer>4</answer>", "reference": "4"}]}'
 
 Endpoints: POST /score (our JSON: items with ids in, results with the same ids out),
-POST /get_reward (OpenRLHF's remote reward model protocol, see `verifiers.for_openrlhf`),
+POST /get_reward (OpenRLHF's remote reward model protocol, see `verifiers.integrations.openrlhf`),
 GET /health, and the OpenAPI schema at /openapi.json (browsable at /docs without a token).
 
 Concurrent requests are gathered for a few milliseconds (`--batch-window-ms`) into one call
@@ -15,7 +15,7 @@ items of its batch, whoever sent them: one nested too deep or with a spec that d
 gets its error here, before the service; the service gives every item a deadline and replaces
 a worker that hangs or crashes; and if the service call raises anyway, the batcher scores each
 request, then each half, on its own until the item that raises has its `error` (see
-`verifiers.microbatch`). Only the service failing as a whole (closed, no workers) is a 503.
+`verifiers.apps.microbatch`). Only the service failing as a whole (closed, no workers) is a 503.
 
 Safe by default: binds to 127.0.0.1 and refuses any other address unless a bearer token is
 set (`--token` or $VERIFY_SERVE_TOKEN), which every path except /health then requires
@@ -23,7 +23,7 @@ set (`--token` or $VERIFY_SERVE_TOKEN), which every path except /health then req
 checked in constant time before the body is read; with a token, /openapi.json needs it and
 /docs, /redoc are off. Bounded (see `Limits`; `verify serve --help`): open connections, with a
 deadline on request headers, so slow clients cannot take every file descriptor (`/health`
-keeps answering; `verifiers.http_guards`); requests in flight (503); the body's size (413,
+keeps answering; `verifiers.apps.http_guards`); requests in flight (503); the body's size (413,
 declared or chunked) and arrival time (408); items per request and each item's completion,
 spec and id (413, naming the item and the limit); the problems a 422 lists (counts and
 unknown fields are checked before pydantic, which reports every bad element); per-item specs
@@ -52,17 +52,22 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from verifiers import request_checks as checks
-from verifiers.for_openrlhf import (
+from verifiers.apps import request_checks as checks
+from verifiers.apps.http_guards import (
+    RequestGuard,
+    bounded_h11,
+    fit_file_limit,
+    install_log_rate_limit,
+)
+from verifiers.apps.microbatch import MicroBatcher
+from verifiers.integrations.openrlhf import (
     DEFAULT_STRIP_TOKENS,
     openrlhf_response,
     part_names,
     response_text,
 )
-from verifiers.http_guards import RequestGuard, bounded_h11, fit_file_limit, install_log_rate_limit
-from verifiers.microbatch import MicroBatcher
+from verifiers.runtime.local import UNSCORED_REASONS, Outcome
 from verifiers.score import SpecError
-from verifiers.service import UNSCORED_REASONS, Outcome
 from verifiers.spec import parse_spec
 
 log = logging.getLogger(__name__)
@@ -344,12 +349,12 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     if args.backend == "ray":
-        from verifiers.ray_backend import RayRewardService
+        from verifiers.runtime.ray import RayRewardService
 
         service: Any = RayRewardService(args.reward, actors=args.ray_actors, workers_per_actor=args.workers,
                                         timeout_s=args.timeout, address=args.ray_address)
     else:
-        from verifiers.service import RewardService
+        from verifiers.runtime.local import RewardService
 
         service = RewardService(args.reward, workers=args.workers, timeout_s=args.timeout)
     # Start every worker before accepting requests, so /health answering means ready.

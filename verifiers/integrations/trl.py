@@ -28,8 +28,8 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from verifiers.runtime.local import UNSCORED_REASONS, RewardService, SpecCeiling, checked_outcome
 from verifiers.score import Score
-from verifiers.service import UNSCORED_REASONS, RewardService, SpecCeiling, checked_outcome
 from verifiers.verifier import Verifier
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from verifiers.service import UNSCORED_REASONS, RewardService, checked_outcome
+from verifiers.runtime.local import UNSCORED_REASONS, RewardService, checked_outcome
 from verifiers.spec import parse_spec
 
 # data_source pattern (fnmatch, case-insensitive) -> reward spec. Names from verl's examples

@@ -57,9 +57,9 @@ from verifiers.extract import (
     hedged_alternative,
     strip_math_delimiters,
 )
-from verifiers.latex_normalize import Normalized, canonical_text, normalize_answer, text_answer
-from verifiers.math_compare import equivalent
-from verifiers.math_guards import too_big
+from verifiers.math.compare import equivalent
+from verifiers.math.guards import too_big
+from verifiers.math.normalize import Normalized, canonical_text, normalize_answer, text_answer
 from verifiers.score import BadReference, Score
 from verifiers.verifier import Verifier
 

@@ -25,7 +25,7 @@ batches (timeouts and crashes are never cached), items are dispatched grouped by
 each worker's parsed-reference cache stays hot, and workers are forked from a server that has
 already imported sympy and math-verify.
 
-    python -c "from verifiers.service import RewardService as R; print(R('math').score(['2'], ['2']))"
+    python -c "from verifiers.runtime.local import RewardService as R; print(R('math').score(['2'], ['2']))"
 """
 
 from __future__ import annotations
@@ -48,24 +48,21 @@ import multiprocess as mp
 from multiprocess.connection import wait
 from multiprocess.reduction import ForkingPickler
 
-from verifiers.score import BadReference, Score, ServiceError, SpecError
-from verifiers.spec import check_within, parse_spec
+from verifiers.runtime.workers import Worker, how_died, is_reply_to, valid_score
+from verifiers.score import UNSCORED_REASONS, BadReference, Score, ServiceError, SpecError
+from verifiers.spec import builtin_modules, check_within, parse_spec
 from verifiers.verifier import Verifier
-from verifiers.workers import Worker, how_died, is_reply_to, valid_score
 
 log = logging.getLogger(__name__)
 
-# Reasons that mean "could not be scored", not "scored wrong": the service's own failures. A
-# code program past its own time limit is scored ("time_limit", a failed test), never one of these.
-UNSCORED_REASONS = frozenset({"timeout", "crashed", "bad_reference", "error"})
+# UNSCORED_REASONS (imported above, and still importable from here) is defined in verifiers.score.
 
 # Longer completions are deduplicated on their whole text: computing a verifier's cache key
 # (answer extraction) happens in the parent, which has no deadline of its own.
 _MAX_KEYED_CHARS = 32_768
 
 # Imported once in the fork server so a fresh worker costs a fork, not a sympy import.
-_PRELOAD = ["verifiers.workers", "verifiers.format", "verifiers.shaping", "verifiers.math_answers", "verifiers.warmup",
-            "verifiers.code"]
+_PRELOAD = ["verifiers.runtime.workers", *builtin_modules(), "verifiers.math.warmup"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +75,7 @@ def _failed(reason: str, error: str) -> Outcome:
     return Outcome(Score(0.0, False, reason), error)
 
 
-def _ref_key(reference: Any) -> str:
+def reference_key(reference: Any) -> str:
     if isinstance(reference, str):
         return reference
     return json.dumps(reference, sort_keys=True, default=str)
@@ -266,7 +263,7 @@ class RewardService(BatchScorer):
             # Everything the parent computes about an item happens here, before any worker
             # holds one: what fails is that item's error, never the batch's.
             try:
-                cache_key = (key, self._completion_key(key, completions[i]), _ref_key(references[i]))
+                cache_key = (key, self._completion_key(key, completions[i]), reference_key(references[i]))
             except Exception as e:  # noqa: BLE001 - e.g. a reference nested too deep to key
                 results[i] = _failed("bad_reference", f"reference cannot be keyed: {type(e).__name__}: {e}")
                 continue

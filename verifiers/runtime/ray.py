@@ -35,9 +35,9 @@ import dill
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayError
 
+from verifiers.runtime.local import BatchScorer, Outcome, RewardService, SpecCeiling, reference_key
 from verifiers.score import Score, ServiceError
-from verifiers.service import BatchScorer, Outcome, RewardService, SpecCeiling, _ref_key
-from verifiers.spec import _REGISTRY, register
+from verifiers.spec import register, registered
 from verifiers.verifier import Verifier
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 def _sort_key(reference: Any) -> str:
     try:
-        return _ref_key(reference)
+        return reference_key(reference)
     except (RecursionError, TypeError, ValueError):  # the actor reports such a reference itself
         return ""
 
@@ -124,7 +124,7 @@ class RayRewardService(BatchScorer):
         options = {"num_cpus": self.workers_per_actor, "max_restarts": 0, "scheduling_strategy": "SPREAD",
                    **(actor_options or {})}
         self._actor_cls = ray.remote(_ScoringActor).options(**options)
-        self._actor_args = (default, dill.dumps(dict(_REGISTRY), recurse=True), self.workers_per_actor,
+        self._actor_args = (default, dill.dumps(registered(), recurse=True), self.workers_per_actor,
                             self.timeout_s, memory_bytes, cache_size, [self._encode(c) for c in self._ceiling_specs(spec_ceiling)])
         self._actors = [self._actor_cls.remote(*self._actor_args) for _ in range(self.n_actors)]
         self._known: list[set[str]] = [set() for _ in self._actors]

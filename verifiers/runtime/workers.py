@@ -23,7 +23,7 @@ from multiprocess import forkserver, popen_forkserver, reduction, spawn, util
 from multiprocess.context import ForkServerProcess
 
 from verifiers.score import BadReference, Score
-from verifiers.spec import _REGISTRY, parse_spec, register
+from verifiers.spec import parse_spec, register, registered
 from verifiers.verifier import Verifier
 
 
@@ -136,7 +136,7 @@ class Worker:
     def __init__(self, ctx: Any, memory_bytes: int | None):
         parent_conn, child_conn = ctx.Pipe(duplex=True)
         process_cls = _WorkerProcess if ctx.get_start_method() == "forkserver" else ctx.Process
-        self.proc = process_cls(target=_worker_main, args=(child_conn, memory_bytes, dict(_REGISTRY)), daemon=True)
+        self.proc = process_cls(target=_worker_main, args=(child_conn, memory_bytes, registered()), daemon=True)
         self.proc.start()
         child_conn.close()  # so the parent sees EOF when the worker dies
         self.conn = parent_conn
