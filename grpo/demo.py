@@ -23,7 +23,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from grpo import arith
 from grpo.config import GRPOConfig, SFTConfig, load_config
 from grpo.data import load_rows, render_prompt
-from grpo.evaluate import greedy_accuracy
+from grpo.heldout import greedy_accuracy
 from grpo.plot import plot
 from grpo.policy import load_model, load_tokenizer
 from grpo.scoring import Scorer, reward_service

@@ -26,7 +26,7 @@ uvicorn = pytest.importorskip("uvicorn")
 from tests.verifiers.fake_verifiers import JUDGE  # noqa: E402
 from tests.verifiers.test_server import free_port, items  # noqa: E402
 from verifiers import Score  # noqa: E402
-from verifiers.apps.server import Limits, create_app  # noqa: E402
+from verifiers.apps.server import RequestLimits, create_app  # noqa: E402
 from verifiers.runtime.local import Outcome, RewardService  # noqa: E402
 from verifiers.score import BadReference, ServiceError, SpecError  # noqa: E402
 
@@ -164,7 +164,7 @@ def test_every_kind_of_failure_is_isolated_to_its_item():
 @pytest.fixture(scope="module")
 def url(service):
     # A long window, so concurrent requests are gathered into one batch.
-    with serving(create_app(service, limits=Limits(batch_window_s=1.0)), Limits()) as port:
+    with serving(create_app(service, limits=RequestLimits(batch_window_s=1.0)), RequestLimits()) as port:
         yield f"http://127.0.0.1:{port}"
 
 
@@ -296,7 +296,7 @@ def test_slow_header_flood_leaves_health_answering_fds_bounded_and_the_log_small
 
 
 def test_connections_that_never_finish_their_headers_are_closed(service):
-    limits = Limits(header_timeout_s=0.5)
+    limits = RequestLimits(header_timeout_s=0.5)
     with serving(create_app(service), limits) as port:
         silent = raw(port, b"")
         partial = raw(port, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
@@ -313,7 +313,7 @@ def test_connections_that_never_finish_their_headers_are_closed(service):
 
 
 def test_over_the_connection_cap_the_longest_waiting_connection_goes(service):
-    limits = Limits(max_connections=8, header_timeout_s=60)
+    limits = RequestLimits(max_connections=8, header_timeout_s=60)
     with serving(create_app(service), limits) as port:
         slow = [raw(port, b"GET /health HTTP/1.1\r\nHost: x\r\n") for _ in range(20)]
         try:
@@ -357,7 +357,7 @@ def test_a_log_flood_is_cut_to_a_few_records_and_a_count():
 
 
 def test_the_spec_cache_stays_bounded(service):
-    limits = Limits(spec_cache_size=16)
+    limits = RequestLimits(spec_cache_size=16)
     with serving(create_app(service, limits=limits), limits) as port:
         base = f"http://127.0.0.1:{port}"
         for r in range(4):  # 400 distinct spec strings, all meaning "format"
@@ -371,7 +371,7 @@ def test_the_spec_cache_stays_bounded(service):
 
 @pytest.fixture(scope="module")
 def guarded(service):
-    limits = Limits(max_body_bytes=100_000, body_timeout_s=1.0, max_in_flight=2, max_completion_chars=1000)
+    limits = RequestLimits(max_body_bytes=100_000, body_timeout_s=1.0, max_in_flight=2, max_completion_chars=1000)
     with serving(create_app(service, limits=limits, token="s3cret"), limits) as port:
         yield port
 

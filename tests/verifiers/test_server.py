@@ -22,7 +22,7 @@ uvicorn = pytest.importorskip("uvicorn")
 
 from tests.verifiers.fake_verifiers import JUDGE  # noqa: E402
 from verifiers import Score  # noqa: E402
-from verifiers.apps.server import Limits, create_app, main  # noqa: E402
+from verifiers.apps.server import RequestLimits, create_app, main  # noqa: E402
 from verifiers.runtime.local import RewardService  # noqa: E402
 
 post = functools.partial(httpx.post, timeout=30)
@@ -62,7 +62,7 @@ def service():
 
 @pytest.fixture(scope="module")
 def url(service):
-    app = create_app(service, limits=Limits(max_body_bytes=64_000, max_items=100, batch_window_s=0.005))
+    app = create_app(service, limits=RequestLimits(max_body_bytes=64_000, max_items=100, batch_window_s=0.005))
     with running(app) as base:
         yield base
 

@@ -21,7 +21,7 @@ Safe by default: binds to 127.0.0.1 and refuses any other address unless a beare
 set (`--token` or $VERIFY_SERVE_TOKEN), which every path except /health then requires
 (`Authorization: Bearer …`, or `?token=…` for clients that cannot set headers, e.g. OpenRLHF),
 checked in constant time before the body is read; with a token, /openapi.json needs it and
-/docs, /redoc are off. Bounded (see `Limits`; `verify serve --help`): open connections, with a
+/docs, /redoc are off. Bounded (see `RequestLimits`; `verify serve --help`): open connections, with a
 deadline on request headers, so slow clients cannot take every file descriptor (`/health`
 keeps answering; `verifiers.apps.http_guards`); requests in flight (503); the body's size (413,
 declared or chunked) and arrival time (408); items per request and each item's completion,
@@ -128,7 +128,7 @@ class OpenRLHFResponse(BaseModel):
 
 # --- the app -----------------------------------------------------------------------------------
 @dataclass
-class Limits:
+class RequestLimits:
     """What one client can ask of the server; `verify serve --help` sets most of them."""
 
     max_body_bytes: int = 16 << 20
@@ -153,11 +153,15 @@ def _where(loc: tuple) -> str:
     return ".".join(parts) or "body"
 
 
-def create_app(service: Any, *, limits: Limits | None = None, token: str | None = None,
+# Deprecated: the old name, easily confused with sandboxes.Limits (one program's resources).
+Limits = RequestLimits
+
+
+def create_app(service: Any, *, limits: RequestLimits | None = None, token: str | None = None,
                strip_tokens: tuple[str, ...] = DEFAULT_STRIP_TOKENS, close_service: bool = False) -> FastAPI:
     """The FastAPI app over `service` (anything with `score_outcomes`, e.g. RewardService or
     RayRewardService). `close_service`: close it when the app shuts down."""
-    limits = limits or Limits()
+    limits = limits or RequestLimits()
     spec = getattr(service, "default_spec", None)
     spec_label = spec if isinstance(spec, str) else repr(spec)
     leaves = part_names(parse_spec(spec)) if spec is not None else []
@@ -302,19 +306,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--token", default=None, help=f"bearer token required on every request (or ${TOKEN_ENV})")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: CPU count)")
     p.add_argument("--timeout", type=float, default=10.0, help="deadline per item in seconds")
-    p.add_argument("--max-body-bytes", type=int, default=Limits.max_body_bytes)
-    p.add_argument("--max-items", type=int, default=Limits.max_items, help="items per request")
-    p.add_argument("--max-batch-items", type=int, default=Limits.max_batch_items, help="items per worker-pool call")
-    p.add_argument("--batch-window-ms", type=float, default=Limits.batch_window_s * 1000,
+    p.add_argument("--max-body-bytes", type=int, default=RequestLimits.max_body_bytes)
+    p.add_argument("--max-items", type=int, default=RequestLimits.max_items, help="items per request")
+    p.add_argument("--max-batch-items", type=int, default=RequestLimits.max_batch_items, help="items per worker-pool call")
+    p.add_argument("--batch-window-ms", type=float, default=RequestLimits.batch_window_s * 1000,
                    help="how long to gather concurrent requests into one batch")
-    p.add_argument("--max-completion-chars", type=int, default=Limits.max_completion_chars, help="per item")
-    p.add_argument("--max-in-flight", type=int, default=Limits.max_in_flight,
+    p.add_argument("--max-completion-chars", type=int, default=RequestLimits.max_completion_chars, help="per item")
+    p.add_argument("--max-in-flight", type=int, default=RequestLimits.max_in_flight,
                    help="requests being read or scored at once; more get 503")
-    p.add_argument("--max-connections", type=int, default=Limits.max_connections,
+    p.add_argument("--max-connections", type=int, default=RequestLimits.max_connections,
                    help="open connections; one more closes the one that has waited longest for its headers")
-    p.add_argument("--header-timeout", type=float, default=Limits.header_timeout_s,
+    p.add_argument("--header-timeout", type=float, default=RequestLimits.header_timeout_s,
                    help="seconds for a connection to send a request's headers")
-    p.add_argument("--body-timeout", type=float, default=Limits.body_timeout_s,
+    p.add_argument("--body-timeout", type=float, default=RequestLimits.body_timeout_s,
                    help="seconds for a request's body to arrive (408 after)")
     p.add_argument("--graceful-timeout", type=float, default=30.0, help="seconds to finish requests on shutdown")
     p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
@@ -362,8 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     service.score_outcomes([f"warm-up {i}" for i in range(n_warm)], [""] * n_warm)
     # Room for every connection, the workers' pipes, and the bursts asyncio accepts before any
     # is looked at (a few backlogs), or accept() fails and /health with it.
-    max_connections = fit_file_limit(args.max_connections, reserve=64 + 4 * n_warm + 4 * Limits.listen_backlog)
-    limits = Limits(max_body_bytes=args.max_body_bytes, max_items=args.max_items,
+    max_connections = fit_file_limit(args.max_connections, reserve=64 + 4 * n_warm + 4 * RequestLimits.listen_backlog)
+    limits = RequestLimits(max_body_bytes=args.max_body_bytes, max_items=args.max_items,
                     batch_window_s=args.batch_window_ms / 1000, max_batch_items=args.max_batch_items,
                     max_completion_chars=args.max_completion_chars, body_timeout_s=args.body_timeout,
                     max_in_flight=min(args.max_in_flight, max(1, max_connections // 2)),
@@ -376,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def uvicorn_config(app: FastAPI, limits: Limits, **kwargs: Any) -> Any:
+def uvicorn_config(app: FastAPI, limits: RequestLimits, **kwargs: Any) -> Any:
     """uvicorn's Config for `app` with the connection limits (`max_connections`,
     `header_timeout_s`, `keep_alive_s`); `kwargs` go to uvicorn (host, port, log_level, ...)."""
     import uvicorn
