@@ -169,3 +169,16 @@ def test_modules_stay_within_the_size_budget():
                 if (n := len(p.read_text().splitlines()))
                 > OVER_BUDGET.get(name := p.relative_to(ROOT).as_posix(), MAX_MODULE_LINES)}
     assert not too_long, f"split these modules: {too_long}"
+
+
+def test_grpo_demo_ships_what_it_reads_as_package_data():
+    """`grpo demo` from a wheel: everything in grpo/demo_data is package data, and the demo
+    reads its files from there, not from the repository's fixtures/."""
+    import tomllib
+
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["grpo"]
+    shipped = {p for pattern in patterns for p in (ROOT / "grpo").glob(pattern) if p.is_file()}
+    data = {p for p in (ROOT / "grpo" / "demo_data").rglob("*") if p.is_file()}
+    assert data and data <= shipped
+    source = (ROOT / "grpo" / "demo.py").read_text()
+    assert 'files("grpo") / "demo_data"' in source and '"fixtures"' not in source
