@@ -2,8 +2,8 @@
 
 Each combinator's repr names exactly what is rewarded, so a logged spec can be read back.
 
-    >>> from verifiers import format_verifier, math_verifier
-    >>> reward = 0.1 * format_verifier() + math_verifier()
+    >>> from verifiers import FormatVerifier, MathVerifier
+    >>> reward = 0.1 * FormatVerifier() + MathVerifier()
     >>> reward("<think>2+2</think><answer>4</answer>", "4").value
     1.1
 """
