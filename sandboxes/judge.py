@@ -5,7 +5,7 @@
     ...           {"kind": "call", "entry_point": "add", "cases": [{"args": [1, 2], "expected": 3}]}).fraction
     1.0
 
-Kinds (DESIGN.md): `stdio` runs the program once per case and compares stdout here;
+Kinds (docs/design.md): `stdio` runs the program once per case and compares stdout here;
 `call` runs the program once, calls the entry point per case, and compares the returned
 values here; `assert` runs the candidate and the test snippets in two separate processes
 (harness.py). Expected outputs never enter the candidate's process. A test that hangs or

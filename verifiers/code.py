@@ -53,7 +53,7 @@ def extract_program(completion: str) -> str | None:
 
 
 class CodeVerifier(Verifier):
-    """Runs the reference's tests (the DESIGN.md tests object, a dict or its JSON) in the sandbox.
+    """Runs the reference's tests (the docs/design.md tests object, a dict or its JSON) in the sandbox.
 
     timeout_s:      wall-clock limit per test (and per stdio case).
     memory_bytes:   address-space limit per process.

@@ -111,7 +111,7 @@ def _check_record(line: str, args: argparse.Namespace) -> tuple[dict | None, Any
         return rec, None, f"field {args.completion_key!r} must be a string, got {type(rec[args.completion_key]).__name__}"
     if args.reference_key in rec:
         ref = rec[args.reference_key]
-    elif "tests" in rec:  # code records may carry their tests under `tests` (DESIGN.md)
+    elif "tests" in rec:  # code records may carry their tests under `tests` (docs/design.md)
         ref = rec["tests"]
     else:
         return rec, None, f"missing field {args.reference_key!r}"
