@@ -237,17 +237,21 @@ class _Selection:
         if g is not None:
             if self.args.max_per_group is not None and g.kept >= self.args.max_per_group:
                 return False
-            if self.args.dedupe and any(self._duplicate(answer, k, reference) for k in g.kept_answers):
+            if self.args.dedupe and self._duplicate(g, answer, reference):
                 return False
             g.kept += 1
             g.kept_answers.append(answer)
+            g.kept_exact.add(answer)
         self.kept += 1
         return True
 
-    def _duplicate(self, answer: str | None, kept: str | None, reference: Any) -> bool:
-        if answer is None or kept is None:
-            return answer == kept
-        return self.same(answer, kept) if isinstance(reference, str) else answer == kept
+    def _duplicate(self, g: Any, answer: str | None, reference: Any) -> bool:
+        # Equal texts (and "no answer") by hashing, so a large group of long code answers costs
+        # no pairwise comparisons; equivalent math answers through `same`, in the workers.
+        if answer in g.kept_exact:
+            return True
+        return answer is not None and isinstance(reference, str) and \
+            any(self.same(answer, k) for k in g.kept_answers if k is not None)
 
     def bad(self, rec: dict | None) -> None:
         g = self.group(rec)

@@ -114,6 +114,7 @@ class Group:
     bad_lines: int = 0
     kept: int = 0
     kept_answers: list[str | None] = field(default_factory=list)
+    kept_exact: set[str | None] = field(default_factory=set, repr=False)  # the same, for lookups
     _reference_ids: set[bytes] = field(default_factory=set, repr=False)
 
     def add(self, reference: Any, passed: bool, answer: str | None) -> None:

@@ -310,14 +310,18 @@ def test_equal_answers_are_compared_once_across_workers_and_never_across_referen
         assert [x.passed for x in again] == [True, False]
 
 
+def _typed(reference):
+    return f"{type(reference).__name__}:{reference!r:.200}"  # repr tells 1 from 1.0, (1,) from [1] at any depth
+
+
 class _Typed(Verifier):
-    """Reports the type of the reference it was given: any verdict that lands on an item with
-    another reference shows."""
+    """Reports the reference it was given, types included: any verdict that lands on an item
+    with another reference shows."""
 
     name = "typed"
 
     def score(self, completion, reference):
-        return Score(0.0, False, type(reference).__name__)
+        return Score(0.0, False, _typed(reference))
 
 
 # --- References that serialise alike are different references (item 3) ---------------------------
@@ -328,9 +332,9 @@ class _Typed(Verifier):
 def test_references_that_serialise_alike_never_share_a_verdict(a, b):
     with RewardService(_Typed(), workers=1, timeout_s=30.0) as s:
         same_batch = s.score(["x", "x"], [a, b])
-        assert [x.reason for x in same_batch] == [type(a).__name__, type(b).__name__]
+        assert [x.reason for x in same_batch] == [_typed(a), _typed(b)]
         for ref in (b, a):  # and across batches, through the verdict cache
-            assert s.score(["x"], [ref])[0].reason == type(ref).__name__
+            assert s.score(["x"], [ref])[0].reason == _typed(ref)
 
 
 @pytest.mark.parametrize("bad", [1e999, -1e999, math.nan, {"x": [1e999]}, {1, 2}, b"bytes", object()],
@@ -339,7 +343,7 @@ def test_a_reference_that_is_not_json_or_not_finite_is_a_bad_reference(bad):
     with RewardService(_Typed(), workers=1, timeout_s=30.0) as s:
         out = s.score_outcomes(["x", "x", "x"], [bad, "Infinity", "nan"])
     assert out[0].score.reason == "bad_reference" and "bad reference" in out[0].error
-    assert [o.score.reason for o in out[1:]] == ["str", "str"]
+    assert [o.score.reason for o in out[1:]] == [_typed("Infinity"), _typed("nan")]
 
 
 # --- Every spec has a bounded reward (item 4) -----------------------------------------------------
