@@ -372,8 +372,11 @@ class RewardService(BatchScorer):
         ref_digests: dict[int, bytes | Exception] = {}
         for i, (c, ref) in enumerate(zip(completions, references, strict=True)):
             ref_digest = self._ref_digest(ref, ref_digests)
-            if not isinstance(c, str) or isinstance(ref_digest, Exception):
-                results[i] = (None, f"not text, or a bad reference: {ref_digest}")
+            if not isinstance(c, str):
+                results[i] = (None, f"completion is {type(c).__name__}, not text")
+                continue
+            if isinstance(ref_digest, Exception):
+                results[i] = (None, f"bad reference: {ref_digest}")
                 continue
             d = digest(b"apply", key, c, ref_digest)
             if d in unique:

@@ -488,3 +488,28 @@ def test_max_item_s_must_be_a_number_at_least_the_deadline():
             RewardService("math", workers=1, timeout_s=10.0, max_item_s=bad)
     with RewardService("math", workers=1, timeout_s=900.0) as s:
         assert s.max_item_s == 900.0  # a deadline above 600 s raises the default cap with it
+
+
+class _LastWordJudge(Verifier):
+    """Keys its verdicts on the last word, so its workers take part in the key handshake."""
+
+    name = "lastword"
+
+    def cache_key(self, completion):
+        return ("last", completion.split()[-1] if completion.split() else "")
+
+    def score(self, completion, reference):
+        ok = bool(completion.split()) and completion.split()[-1] == reference
+        return Score(float(ok), ok, "ok" if ok else "mismatch")
+
+
+def test_a_stale_request_mid_handshake_never_gives_another_item_its_verdict():
+    with RewardService(_LastWordJudge(), workers=1, timeout_s=30.0) as s:
+        assert s.score(["so right"], ["right"])[0].passed  # the worker holds the verifier object
+        w = s._workers[0]
+        w.conn.send(("item", 10 ** 9, next(iter(s._objects)), "so right", "right"))  # it now waits for go/skip
+        time.sleep(0.5)
+        out = s.score_outcomes(["so wrong"], ["right"])[0]
+        assert not out.score.passed  # "crashed" (the worker broke protocol) or "mismatch", never "ok"
+        for _ in range(2):
+            assert [x.passed for x in s.score(["a wrong", "b right", "c right"], ["right"] * 3)] == [False, True, True]
