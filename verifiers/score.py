@@ -77,6 +77,14 @@ class Score:
         return cls(0.0, False, reason)
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A Score as the reward service returns it, with why the item could not be scored."""
+
+    score: Score
+    error: str | None = None  # why the item could not be scored, when it could not
+
+
 class VerifierError(Exception):
     """Base of every exception the toolkit raises on purpose."""
 

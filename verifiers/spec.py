@@ -16,8 +16,11 @@ code, overlong, repetition, language.
 
 Specs may come from data (a record's `reward_spec`, a request's `spec`), so parsing is bounded:
 at most MAX_SPEC_CHARS characters, MAX_VERIFIERS verifiers and MAX_DEPTH nested parentheses or
-signs; every number finite and at most MAX_NUMBER; weights within +-MAX_WEIGHT. Anything else
-is a SpecError, never another exception. `check_within` is the rule for a spec chosen by data:
+signs; numbers in ASCII digits, finite and at most MAX_NUMBER; weights within +-MAX_WEIGHT; and
+the largest |reward| the spec can produce (`Verifier.value_bound`: a weight multiplies, a sum
+adds, a gate or fallback takes the larger, a shaping reward counts its weight) within
+MAX_REWARD, however weights nest. Anything else is a SpecError, never another exception.
+Parsing is linear in the spec's length. `check_within` is the rule for a spec chosen by data:
 it may pick any verifiers, weights and composition, but no resource or isolation setting
 looser than the operator's.
 
@@ -28,20 +31,23 @@ from __future__ import annotations
 
 import importlib
 import math
+import operator
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from verifiers.score import SpecError
-from verifiers.verifier import Verifier
+from verifiers.verifier import Verifier, check_bound
 
 MAX_SPEC_CHARS = 4096
 MAX_VERIFIERS = 64
 MAX_DEPTH = 32
 MAX_NUMBER = 1e18
 
+# ASCII only (re.ASCII): `٣*math`, `１*math` or `code(timeout_s=٣)` is a SpecError, as in
+# Python source, though `\d` and float() would read them as digits.
 _TOKEN = re.compile(r"\s*(?:(?P<num>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
-                    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<str>'[^']*'|\"[^\"]*\")|(?P<op>[-+*&|(),=]))")
+                    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<str>'[^']*'|\"[^\"]*\")|(?P<op>[-+*&|(),=]))", re.ASCII)
 
 # The built-in verifier names: the one table that parsing, known_names, the reward service's
 # worker preload and `verifiers`' lazy exports all read. "module:Class", imported on first use
@@ -148,20 +154,23 @@ class _Parser:
             raise self.error(f"unexpected {self.peek()[1]!r}")
         if not isinstance(v, Verifier):
             raise SpecError(f"spec {self.spec!r} is a bare number, not a verifier")
-        return v
+        try:
+            return check_bound(v)  # a custom leaf that says it scores beyond MAX_REWARD
+        except (TypeError, ValueError) as e:
+            raise SpecError(f"{e} in spec {self.spec!r}") from e
 
     def expr(self) -> Any:
         v = self.gate()
         while self.at("|"):
             self.take()
-            v = self.need(v) | self.need(self.gate())
+            v = self.combine(operator.or_, v, self.gate())
         return v
 
     def gate(self) -> Any:
         v = self.sum()
         while self.at("&"):
             self.take()
-            v = self.need(v) & self.need(self.sum())
+            v = self.combine(operator.and_, v, self.sum())
         return v
 
     def sum(self) -> Any:
@@ -169,8 +178,15 @@ class _Parser:
         while self.at("+", "-"):
             op = self.take()[1]
             rhs = self.need(self.product())
-            v = self.need(v) + (rhs if op == "+" else -1.0 * rhs)
+            v = self.combine(operator.add, v, rhs if op == "+" else self.scale(-1.0, rhs))
         return v
+
+    def combine(self, op: Callable[[Any, Any], Any], a: Any, b: Any) -> Verifier:
+        a, b = self.need(a), self.need(b)
+        try:
+            return op(a, b)
+        except (TypeError, ValueError) as e:  # a sum whose bound is beyond MAX_REWARD, a bad custom bound
+            raise self.error(str(e)) from e
 
     def product(self) -> Any:
         v = self.atom()
@@ -185,7 +201,7 @@ class _Parser:
     def scale(self, a: Any, b: Any) -> Any:
         try:
             v = a * b
-        except ValueError as e:  # a weight that is not finite or too large
+        except (TypeError, ValueError) as e:  # a weight that is not finite or too large, a bound beyond MAX_REWARD
             raise self.error(str(e)) from e
         if isinstance(v, float) and not math.isfinite(v):
             raise self.error("a product of numbers overflows")

@@ -19,6 +19,15 @@ from verifiers.score import Score
 # Rewards are O(1); a weight beyond this is a typo or an attack, and bounding it keeps every
 # sum of weighted scores far from float overflow (`1e999*math` would write `Infinity`).
 MAX_WEIGHT = 1e6
+# The largest |reward| any spec may produce, however it composes weights (`1e6*(1e6*a + b)`).
+# Trainers normalise rewards into advantages in float32 or bf16: float32 resolves about 7
+# significant digits, so next to a term of 1e6 a 0.1 format bonus or a 1.0 correct answer is
+# at the edge of what survives, and a larger term drowns correctness entirely. A policy that
+# may choose its spec (data does) could otherwise pick one whose shaping swamps the answer.
+MAX_REWARD = 1e6
+# A leaf verifier's |value| unless it says otherwise (`value_bound`); every built-in
+# correctness verifier scores in [0, 1].
+DEFAULT_BOUND = 1.0
 
 
 def check_weight(weight: float) -> float:
@@ -27,6 +36,20 @@ def check_weight(weight: float) -> float:
     if not math.isfinite(w) or abs(w) > MAX_WEIGHT:
         raise ValueError(f"a weight must be a finite number within +-{MAX_WEIGHT:g}, got {weight!r}")
     return w
+
+
+def check_bound(verifier: Verifier) -> Verifier:
+    """`verifier`, or ValueError when its value bound is not finite or beyond MAX_REWARD."""
+    bound = verifier.value_bound()
+    if not isinstance(bound, int | float) or not math.isfinite(bound) or not 0 <= bound <= MAX_REWARD:
+        raise ValueError(f"{verifier!r:.200} may score up to {bound!r} in absolute value; the limit is "
+                         f"{MAX_REWARD:g} (rewards are O(1): a larger term drowns correctness in float32)")
+    return verifier
+
+
+def within_bound(value: float, bound: float) -> bool:
+    """Whether |value| <= bound, allowing for the rounding of a sum of floats."""
+    return abs(value) <= bound * (1 + 1e-9) + 1e-12
 
 
 class Verifier:
@@ -63,6 +86,13 @@ class Verifier:
         (a code verifier running many tests); combinators add up their children's."""
         return sum(c.budget_s(reference) for c in self.children())
 
+    def value_bound(self) -> float:
+        """The largest |value| this verifier can score. Leaves default to DEFAULT_BOUND (1.0);
+        a verifier that scores more overrides this (the shaping rewards report their weight),
+        and the reward service refuses a Score beyond it as an error. Combinators derive theirs:
+        a weight multiplies, a sum adds, a gate or a fallback takes the larger."""
+        return DEFAULT_BOUND
+
     def resource_limits(self) -> dict[str, Any]:
         """The settings of this verifier that bound what it may spend or expose (time, memory,
         output, processes, isolation): numbers where smaller is tighter, or words ranked by
@@ -91,8 +121,10 @@ class Verifier:
         return self.name
 
     @staticmethod
-    def wrap(fn: Callable[[str, Any], Score | float | bool], name: str | None = None) -> Verifier:
-        return FunctionVerifier(fn, name or getattr(fn, "__name__", "fn"))
+    def wrap(fn: Callable[[str, Any], Score | float | bool], name: str | None = None,
+             bound: float = DEFAULT_BOUND) -> Verifier:
+        """`fn` as a Verifier; `bound`: the largest |value| it returns (see `value_bound`)."""
+        return FunctionVerifier(fn, name or getattr(fn, "__name__", "fn"), bound)
 
 
 def _as_verifier(x: Any) -> Verifier:
@@ -106,8 +138,12 @@ def _as_verifier(x: Any) -> Verifier:
 class FunctionVerifier(Verifier):
     """Wraps a callable. A float result becomes Score(value, passed=value>=1); a bool, 1.0/0.0."""
 
-    def __init__(self, fn: Callable[[str, Any], Score | float | bool], name: str):
-        self.fn, self.name = fn, name
+    def __init__(self, fn: Callable[[str, Any], Score | float | bool], name: str, bound: float = DEFAULT_BOUND):
+        self.fn, self.name, self.bound = fn, name, float(bound)
+        check_bound(self)
+
+    def value_bound(self) -> float:
+        return self.bound
 
     def score(self, completion: str, reference: Any) -> Score:
         out = self.fn(completion, reference)
@@ -145,6 +181,17 @@ class _Combinator(Verifier):
 class _Binary(_Combinator):
     def __init__(self, a: Verifier, b: Verifier):
         self.a, self.b = a, b
+        # Computed once, from the children's own: checking each node as it is built keeps
+        # the cost of a long chain linear, and no composition can exceed MAX_REWARD.
+        self._bound = self._combine(a.value_bound(), b.value_bound())
+        check_bound(self)
+
+    @staticmethod
+    def _combine(a: float, b: float) -> float:
+        return max(a, b)  # a gate or a fallback scores one of its children's values, or 0
+
+    def value_bound(self) -> float:
+        return self._bound
 
     def children(self) -> tuple[Verifier, ...]:
         return (self.a, self.b)
@@ -184,6 +231,11 @@ class Scaled(_Combinator):
 
     def __init__(self, weight: float, a: Verifier):
         self.weight, self.a = check_weight(weight), a
+        self._bound = abs(self.weight) * a.value_bound()
+        check_bound(self)
+
+    def value_bound(self) -> float:
+        return self._bound
 
     def children(self) -> tuple[Verifier, ...]:
         return (self.a,)
@@ -206,6 +258,10 @@ class Scaled(_Combinator):
 
 class Sum(_Binary):
     """`a + b`: the sum of values; passed when all passed; reason is the first non-ok one."""
+
+    @staticmethod
+    def _combine(a: float, b: float) -> float:
+        return a + b
 
     def score(self, completion: str, reference: Any) -> Score:
         sa, sb = self.a(completion, reference), self.b(completion, reference)

@@ -226,3 +226,76 @@ def test_a_signal_stops_the_run_and_its_workers_with_an_item_in_flight(tmp_path,
             proc.wait()
         if worker is not None and _alive(worker):
             os.kill(worker, signal.SIGKILL)
+
+
+# --- The parent never reads model text (second red team, item 1) ---------------------------------
+DOTS = {"completion": "#### " + "." * 200_000 + "5", "reference": "7"}
+
+
+@pytest.mark.parametrize("mode", [[], ["--keep", "passed"], ["--group-key", "pid", "--k", "1,2"],
+                                  ["--group-key", "pid", "--keep", "passed", "--dedupe", "--max-per-group", "2"]],
+                         ids=["plain", "keep", "maj@k", "dedupe"])
+def test_the_parent_never_extracts_an_answer_whatever_the_mode(tmp_path, monkeypatch, mode):
+    # `verify dos.jsonl --timeout 1` spent 78 s extracting this answer in the parent, which has
+    # no deadline. Answers for maj@k and --dedupe now come from the workers, under the deadline.
+    from tests.verifiers.parent_guard import record_parent_extraction
+
+    calls = record_parent_extraction(monkeypatch)
+    lines = [dict(DOTS, pid="a"), dict(GOOD, pid="b"), dict(GOOD, pid="b", completion="<think>x</think><answer>2.0</answer>"),
+             dict(WRONG, pid="b")]
+    report = tmp_path / "report.json"
+    extra = ["--report", str(report)] if "--group-key" in mode else []
+    rc, rows = _verify(tmp_path, lines, "--reward", "math", "--timeout", "2", *mode, *extra)
+    assert calls == [] and rc == 0
+    kept = [r["completion"][-12:] for r in rows]
+    if mode[:1] == ["--keep"]:
+        assert kept == ["r>2</answer>", "2.0</answer>"]
+    if "--dedupe" in mode:
+        assert kept == ["r>2</answer>"]  # 2.0 is the same answer as 2, as the workers judge it
+    if "--k" in mode:
+        groups = {g["group"]: g for g in json.loads(report.read_text())["groups"]}
+        assert groups["b"]["maj@k"] == {"1": True, "2": True} and groups["b"]["correct"] == 2
+
+
+# --- Paths that will collide, before any exists (item 5) -------------------------------------------
+@pytest.mark.parametrize("how", ["output-report", "output-plot", "report-plot", "relative", "dotted"])
+def test_two_outputs_on_one_new_path_are_refused(tmp_path, monkeypatch, capsys, how):
+    src = tmp_path / "in.jsonl"
+    _write(src, [dict(GOOD, pid="a")])
+    monkeypatch.chdir(tmp_path)
+    x = tmp_path / "new.out"
+    args = {"output-report": ["-o", str(x), "--report", str(x)],
+            "output-plot": ["-o", str(x), "--plot", str(x)],
+            "report-plot": ["--report", str(x), "--plot", str(x)],
+            "relative": ["-o", "new.out", "--report", str(x)],
+            "dotted": ["-o", "./sub/../new.out", "--report", "new.out"]}[how]
+    (tmp_path / "sub").mkdir()
+    assert main([str(src), "--group-key", "pid", "--workers", "1", *args]) == 2
+    assert not x.exists() and "refusing" in capsys.readouterr().err
+
+
+# --- Group keys and the error field (item 8) -------------------------------------------------------
+def test_group_keys_are_type_exact(tmp_path):
+    report = tmp_path / "report.json"
+    lines = [dict(GOOD, pid=1), dict(WRONG, pid="1"), dict(GOOD, pid=1), dict(WRONG, pid="1"), dict(GOOD, pid=[1])]
+    rc, rows = _verify(tmp_path, lines, "--reward", "math", "--group-key", "pid", "--report", str(report), "--k", "1")
+    groups = [(g["group"], g["n"], g["correct"]) for g in json.loads(report.read_text())["groups"]]
+    assert rc == 0 and sorted(groups, key=repr) == sorted([(1, 2, 2), ("1", 2, 0), ([1], 1, 1)], key=repr)
+
+
+def test_a_scored_records_error_field_is_the_services_never_the_inputs(tmp_path):
+    inf = b'{"completion": "<answer>2</answer>", "reference": [1e999], "error": "old"}'  # 1e999 reads as inf
+    lines = [dict(GOOD, error="stale: do not trust"), dict(WRONG, error="x"), inf]
+    rc, rows = _verify(tmp_path, lines, "--reward", "math")
+    assert rows[0]["passed"] is True and rows[0]["error"] is None
+    assert rows[1]["passed"] is False and rows[1]["error"] is None
+    assert rows[2]["passed"] is None and "bad reference" in rows[2]["error"] and rc == 1
+
+
+# --- The operator's cap on one item's time (item 7) ------------------------------------------------
+def test_max_item_s_refuses_a_reference_with_too_many_tests(tmp_path):
+    many = {"completion": "x", "reference": {"kind": "assert", "tests": ["assert True"] * 500}}
+    rc, rows = _verify(tmp_path, [many], "--reward", "code(timeout_s=1)", "--max-item-s", "60")
+    assert rc == 1 and rows[0]["reward"] is None and "max_item_s" in rows[0]["error"]
+    src = tmp_path / "in.jsonl"
+    assert main([str(src), "-o", str(tmp_path / "o.jsonl"), "--timeout", "10", "--max-item-s", "5"]) == 2

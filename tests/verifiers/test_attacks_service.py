@@ -275,3 +275,242 @@ def test_a_custom_knob_is_bounded_by_the_operators_and_refused_without_one():
 def test_a_spec_that_is_not_a_string_is_that_items_error(math_service, spec):
     out = math_service.score_outcomes(["\\boxed{2}", "\\boxed{2}"], ["2", "2"], [spec, None])
     assert out[0].score.reason == "error" and out[1].score.parts["math"] == 1.0
+
+
+# --- The parent does no work on a completion's content (second red team, items 1, 2) -------------
+from verifiers.workers import SPEC_CACHE_SIZE, VerifierTable  # noqa: E402
+
+from tests.verifiers.parent_guard import record_parent_extraction  # noqa: E402
+from verifiers.keys import LRU  # noqa: E402
+
+
+@pytest.mark.parametrize("spec", ["math", "exact", "format & math", "+".join(["math"] * 64)])
+def test_the_parent_never_extracts_answers_or_computes_cache_keys(monkeypatch, spec):
+    # 32K-character answers full of dots: extraction took 10 s in the parent, with no deadline,
+    # once per leaf of `math+math+...`. Now the workers compute keys, under the item's deadline.
+    calls = record_parent_extraction(monkeypatch)
+    completions = ["#### " + "." * 32000 + "x" * (i + 1) for i in range(2)] + ["\\boxed{2}", "so \\boxed{2}"]
+    with RewardService("math", workers=2, timeout_s=3.0, spec_ceiling=spec) as s:
+        out = s.score_outcomes(completions, ["7"] * 2 + ["2", "2"], [spec] * 4)  # the long ones may time out
+        per_item = s.score_outcomes(["\\boxed{2}"], ["2"], [spec])  # a per-item spec, parsed in the parent
+    assert calls == []
+    assert all(o.score.reason not in ("error", "bad_reference") for o in out), out
+    assert out[2].score.parts.get("math", 1.0) == 1.0 and per_item[0].score.value == out[2].score.value
+
+
+def test_equal_answers_are_compared_once_across_workers_and_never_across_references():
+    # The workers report each item's cache key; the parent reuses a verdict for an equal key
+    # (cached or in flight), but only under the same spec and the same reference.
+    reasonings = [f"<think>step {i}</think><answer>{a}</answer>" for i, a in enumerate(["1/2", "0.5", "3"] * 6)]
+    with RewardService("math", workers=2, timeout_s=30.0) as s:
+        out = s.score(reasonings + reasonings[:3], ["1/2"] * 18 + ["3"] * 3)
+        assert [x.passed for x in out] == [True, True, False] * 6 + [False, False, True]
+        assert s.stats["answer_hits"] >= 10  # 21 items, 6 distinct (answer, reference) pairs
+        again = s.score(["<think>new</think><answer>\\frac{1}{2}</answer>", "<think>x</think><answer>3</answer>"],
+                        ["1/2", "1/2"])
+        assert [x.passed for x in again] == [True, False]
+
+
+def _typed(reference):
+    return f"{type(reference).__name__}:{reference!r:.200}"  # repr tells 1 from 1.0, (1,) from [1] at any depth
+
+
+class _Typed(Verifier):
+    """Reports the reference it was given, types included: any verdict that lands on an item
+    with another reference shows."""
+
+    name = "typed"
+
+    def score(self, completion, reference):
+        return Score(0.0, False, _typed(reference))
+
+
+# --- References that serialise alike are different references (item 3) ---------------------------
+@pytest.mark.parametrize("a, b", [(["a"], '["a"]'), (None, "null"), (True, "true"), (1, "1"), (("a",), ["a"]),
+                                  ({"a": 1}, '{"a": 1}'), ({"a": [1, 2]}, {"a": (1, 2)}), (1, 1.0), (0.0, -0.0)],
+                         ids=["list-vs-json", "none-vs-null", "true-vs-text", "int-vs-text", "tuple-vs-list",
+                              "dict-vs-json", "nested-tuple", "int-vs-float", "zero-vs-minus-zero"])
+def test_references_that_serialise_alike_never_share_a_verdict(a, b):
+    with RewardService(_Typed(), workers=1, timeout_s=30.0) as s:
+        same_batch = s.score(["x", "x"], [a, b])
+        assert [x.reason for x in same_batch] == [_typed(a), _typed(b)]
+        for ref in (b, a):  # and across batches, through the verdict cache
+            assert s.score(["x"], [ref])[0].reason == _typed(ref)
+
+
+@pytest.mark.parametrize("bad", [1e999, -1e999, math.nan, {"x": [1e999]}, {1, 2}, b"bytes", object()],
+                         ids=["inf", "-inf", "nan", "nested-inf", "set", "bytes", "object"])
+def test_a_reference_that_is_not_json_or_not_finite_is_a_bad_reference(bad):
+    with RewardService(_Typed(), workers=1, timeout_s=30.0) as s:
+        out = s.score_outcomes(["x", "x", "x"], [bad, "Infinity", "nan"])
+    assert out[0].score.reason == "bad_reference" and "bad reference" in out[0].error
+    assert [o.score.reason for o in out[1:]] == [_typed("Infinity"), _typed("nan")]
+
+
+# --- Every spec has a bounded reward (item 4) -----------------------------------------------------
+def _nested(levels: int) -> str:
+    spec = "format+format"
+    for _ in range(levels):
+        spec = f"1e6*({spec})+format"
+    return spec
+
+
+@pytest.mark.parametrize("spec", [
+    "language(weight=1e18)", "repetition(weight=1e18)", "language(weight=1e7)", "repetition(weight=1e6)+math",
+    _nested(7), _nested(1), "1e6*(math+format)", "1e6*math + 1e6*math", "1e6*math - format",
+    "(1e6*math) | (1e6*math + format)", "1e6*math & (1e6*math + 0.5*format)", "-1e6*(format + -1*math)",
+    "٣*math", "１*math", "code(timeout_s=٣)", "overlong(max_len=４096)", "2*math\u3000+ math",
+])
+def test_a_spec_whose_reward_is_unbounded_or_spelt_in_other_digits_is_refused(spec):
+    with pytest.raises(SpecError):
+        parse_spec(spec)
+
+
+@pytest.mark.parametrize("spec, bound", [("1e6*math", 1e6), ("0.1*format + math", 1.1),
+                                         ("math - 0.5*repetition(weight=2)", 2.0), ("language(weight=3)", 3.0),
+                                         ("(2*math) | (3*format)", 3.0), ("format & 5*math", 5.0)])
+def test_a_spec_reports_the_largest_reward_it_can_give(spec, bound):
+    assert parse_spec(spec).value_bound() == pytest.approx(bound)
+
+
+def test_python_composition_is_bounded_however_weights_nest():
+    m, f = parse_spec("math"), parse_spec("format")
+    with pytest.raises(ValueError, match="limit"):
+        1e6 * (1e6 * m + f)  # noqa: B018
+    with pytest.raises(ValueError, match="limit"):
+        (1e6 * m) + (1e6 * f)  # noqa: B018
+
+
+class _Bounded(_Returns):
+    def value_bound(self):
+        return 10.0
+
+
+@pytest.mark.parametrize("verifier, ok", [(_Returns(1e300), False), (_Returns(2.0), False), (_Returns(-1.5), False),
+                                          (_Returns(1.0), True), (_Bounded(9.5), True), (_Bounded(11.0), False),
+                                          (3 * _Returns(1.0), True), (3 * _Returns(1.5), False)],
+                         ids=["1e300", "2", "-1.5", "1", "within-own-bound", "beyond-own-bound", "scaled",
+                              "scaled-beyond"])
+def test_a_reward_beyond_the_verifiers_bound_is_an_error(verifier, ok):
+    with RewardService(verifier, workers=1) as s:
+        o = s.score_outcomes(["x"], [None])[0]
+    if ok:
+        assert o.error is None and o.score.reason == "ok", o
+    else:
+        assert o.score.reason == "error" and o.score.value == 0.0 and "bound" in o.error, o
+
+
+def test_a_custom_verifier_claiming_a_huge_bound_is_refused():
+    class Huge(_Returns):
+        def value_bound(self):
+            return 1e300
+
+    register("huge", lambda: Huge(1.0))
+    with pytest.raises(SpecError, match="limit"):
+        parse_spec("huge")
+    with pytest.raises(SpecError):
+        RewardService(Huge(1.0), workers=1)
+
+
+# --- Bounded memory: digests for keys, LRUs for specs (item 6) -----------------------------------
+def test_cached_verdicts_are_keyed_by_a_digest_not_the_completion():
+    with RewardService("format", workers=1, timeout_s=30.0) as s:
+        s.score(["<think>a</think><answer>" + "x" * 32_000 + str(i) + "</answer>" for i in range(20)], [None] * 20)
+        assert len(s._cache) == 20 and all(isinstance(k, bytes) and len(k) == 32 for k in s._cache)
+
+
+def test_distinct_spec_strings_and_objects_are_kept_in_bounded_tables():
+    n = SPEC_CACHE_SIZE + 50
+    with RewardService("format", workers=1, timeout_s=60.0) as s:
+        specs = [f"{1 + i / 10_000}*format" for i in range(n)]
+        out = s.score(["<think>a</think><answer>b</answer>"] * n, [None] * n, specs)
+        assert [x.value for x in out] == pytest.approx([1 + i / 10_000 for i in range(n)])
+        objects = [_Returns(i / n) for i in range(n)]
+        out = s.score(["x"] * n, [None] * n, objects)
+        assert [x.value for x in out] == pytest.approx([i / n for i in range(n)])
+        assert len(s._parsed) <= SPEC_CACHE_SIZE and len(s._objects) <= SPEC_CACHE_SIZE
+        assert len(s._object_ids) <= SPEC_CACHE_SIZE
+
+
+def test_objects_evicted_from_a_workers_table_are_sent_again_and_never_confused():
+    # A table of 3 and 8 objects in turn: the parent's mirror of each worker's table must agree
+    # with it, or an item would reach a worker that no longer holds its verifier (or another's).
+    with RewardService("format", workers=2, timeout_s=30.0) as s:
+        s._pool.table_size = 3
+        objects = [_Returns(i / 10) for i in range(8)]
+        for _ in range(3):
+            for chunk in (objects[:5], objects[3:], objects[::-1]):
+                out = s.score_outcomes(["x"] * len(chunk), [None] * len(chunk), chunk)
+                assert [(o.error, o.score.value) for o in out] == [(None, pytest.approx(v.value)) for v in chunk]
+
+
+def test_a_new_object_never_inherits_an_old_ones_verifier():
+    # Objects come and go (a caller building a spec per call): each gets its own key.
+    with RewardService("format", workers=1, timeout_s=30.0) as s:
+        for i in range(30):
+            v = _Returns(i / 100)
+            assert s.score(["x"], [None], [v])[0].value == pytest.approx(i / 100)
+            del v
+
+
+def test_a_workers_table_of_specs_is_an_lru():
+    table = VerifierTable(size=4)
+    for i in range(10):
+        table.get(f"{i + 1}*format")
+    assert len(table.parsed) == 4 and table.get("10*format").value_bound() == 10.0
+    mirror: LRU[str, bool] = LRU(2)
+    for key in ("object:1", "object:2", "object:1", "object:3"):  # as the parent and the worker do
+        if key not in mirror:
+            table.add(key, key)
+        mirror.put(key, True)
+        assert table.get(key) == key
+    assert sorted(mirror) == ["object:1", "object:3"] and "object:2" not in mirror
+
+
+# --- An operator cap on the time one item may take (item 7) ---------------------------------------
+def _assert_tests(n):
+    return {"kind": "assert", "tests": ["assert True"] * n}
+
+
+def test_a_reference_needing_more_than_max_item_s_is_a_bad_reference_not_hours_of_a_worker():
+    with RewardService("code(timeout_s=1)", workers=1, timeout_s=5.0, max_item_s=60.0) as s:
+        out = s.score_outcomes(["x", "x"], [_assert_tests(10_000), _assert_tests(200)])
+    for o in out:
+        assert o.score.reason == "bad_reference" and "max_item_s" in o.error, o
+    with RewardService("code", workers=1) as s:  # the default cap: 600 s
+        assert s.max_item_s == 600.0
+        o = s.score_outcomes(["x"], [_assert_tests(10_000)])[0]
+        assert o.score.reason == "bad_reference" and "max_item_s" in o.error
+
+
+def test_max_item_s_must_be_a_number_at_least_the_deadline():
+    for bad in (math.inf, math.nan, 0.0, -1.0, 5.0):
+        with pytest.raises(ValueError):
+            RewardService("math", workers=1, timeout_s=10.0, max_item_s=bad)
+    with RewardService("math", workers=1, timeout_s=900.0) as s:
+        assert s.max_item_s == 900.0  # a deadline above 600 s raises the default cap with it
+
+
+class _LastWordJudge(Verifier):
+    """Keys its verdicts on the last word, so its workers take part in the key handshake."""
+
+    name = "lastword"
+
+    def cache_key(self, completion):
+        return ("last", completion.split()[-1] if completion.split() else "")
+
+    def score(self, completion, reference):
+        ok = bool(completion.split()) and completion.split()[-1] == reference
+        return Score(float(ok), ok, "ok" if ok else "mismatch")
+
+
+def test_a_stale_request_mid_handshake_never_gives_another_item_its_verdict():
+    with RewardService(_LastWordJudge(), workers=1, timeout_s=30.0) as s:
+        assert s.score(["so right"], ["right"])[0].passed  # the worker holds the verifier object
+        w = s._workers[0]
+        w.conn.send(("item", 10 ** 9, next(iter(s._objects)), "so right", "right"))  # it now waits for go/skip
+        time.sleep(0.5)
+        out = s.score_outcomes(["so wrong"], ["right"])[0]
+        assert not out.score.passed  # "crashed" (the worker broke protocol) or "mismatch", never "ok"
+        for _ in range(2):
+            assert [x.passed for x in s.score(["a wrong", "b right", "c right"], ["right"] * 3)] == [False, True, True]

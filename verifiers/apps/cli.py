@@ -8,10 +8,15 @@ UTF-8, not a JSON object (or nested too deep to read), or lacks the completion o
 reference, gets `error` and `reward: null`; so does a record whose reference or `reward_spec`
 the reward service rejects (a per-record spec may not loosen `--reward`'s limits, see
 `verifiers.spec.check_within`). The run goes on, stderr names the bad lines, and the exit
-status is 1. An output, `--report` or `--plot` path that is the input file (or another of
-them) is refused before anything is written. SIGTERM and Ctrl-C stop the run at once, workers
+status is 1. A scored record's `error` field is the service's (null when it scored), never
+a value the input carried. An output, `--report` or `--plot` path that is the input file (or
+another of them, by any name, even one that does not exist yet) is refused before anything is
+written. SIGTERM and Ctrl-C stop the run at once, workers
 included (exit status 143 / 130; the output then ends at the last finished batch). A summary
 (count, mean reward, pass rate, reasons, throughput) goes to stderr.
+
+This process never reads model text beyond copying and hashing it: answers for maj@k and
+--dedupe are extracted, and compared, in the reward service's workers under the deadline.
 """
 
 from __future__ import annotations
@@ -61,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
                    help='what else a per-record spec may ask for, e.g. "code(timeout_s=20)" (default: only --reward)')
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: CPU count)")
     p.add_argument("--timeout", type=float, default=10.0, help="deadline per item in seconds (default: 10)")
+    p.add_argument("--max-item-s", type=float, default=None,
+                   help="the most one item may take, its tests' worst case included; a reference needing more "
+                        "is a bad reference (default: 600, or --timeout if larger)")
     p.add_argument("--batch-size", type=int, default=512, help="records scored per batch (default: 512)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
     ev = p.add_argument_group("evaluation over several samples per problem")
@@ -145,18 +153,47 @@ def same_answer_verifier() -> Any:
 
 
 class Selection:
-    """Per-group bookkeeping for evaluation (pass@k, maj@k) and rejection sampling (--keep)."""
+    """Per-group bookkeeping for evaluation (pass@k, maj@k) and rejection sampling (--keep).
+
+    Groups are keyed type-exactly (`1` and `"1"` are two problems). The answers samples vote
+    with come from the reward service's workers (`answers`); this process never extracts one."""
 
     def __init__(self, args: argparse.Namespace):
-        from verifiers.apps.evaluate import Group, KeepRule
+        from verifiers.apps.evaluate import KeepRule
 
-        self.args, self.Group = args, Group
-        self.keep = KeepRule.parse(args.keep) if args.keep else None
-        self.groups: dict[str, Group] = {}
+        self.args = args
+        self.keep = KeepRule.parse(args.keep) if getattr(args, "keep", None) else None
+        self.groups: dict[bytes, Any] = {}
         self.kept = 0
         self.service: Any = None   # the run's reward service, while it is open
         self.report: dict | None = None
         self._pairs: dict[tuple[str, str], bool] = {}
+
+    @property
+    def active(self) -> bool:
+        """Whether a mode needs scored records at all (--group-key, --keep)."""
+        return bool(getattr(self.args, "group_key", None)) or self.keep is not None
+
+    def answers(self, completions: list[str], references: list[Any]) -> list[str | None]:
+        """What each sample votes with (maj@k) and is deduplicated by (--dedupe): see
+        `evaluate.answer_of`. Only grouped runs need them. A string reference's answer is
+        extracted in the service's workers under the run's deadline: an answer that runs out of
+        time, or cannot be read, casts no vote."""
+        from verifiers.apps.evaluate import answer_of
+
+        if not getattr(self.args, "group_key", None):
+            return [None] * len(completions)
+        out: list[str | None] = [c.strip() if not isinstance(r, str) else None
+                                 for c, r in zip(completions, references, strict=True)]
+        todo = [i for i, r in enumerate(references) if isinstance(r, str)]
+        if todo and self.service is not None:
+            got = self.service.apply(answer_of, [completions[i] for i in todo], [references[i] for i in todo])
+            for i, (value, _error) in zip(todo, got, strict=True):
+                out[i] = value if isinstance(value, str) else None
+        elif todo:  # the library's own callers, without a service
+            for i in todo:
+                out[i] = answer_of(completions[i], references[i])
+        return out
 
     def same(self, a: str, b: str) -> bool:
         """Whether two model answers are one vote (maj@k) or one answer (--dedupe).
@@ -177,23 +214,20 @@ class Selection:
         return outcome.score.passed  # a timeout or a crash: not the same
 
     def group(self, rec: dict | None) -> Any:
+        from verifiers.apps.evaluate import Group, group_id
+
         if not self.args.group_key or not isinstance(rec, dict) or self.args.group_key not in rec:
             return None
-        key = str(rec[self.args.group_key])
+        value = rec[self.args.group_key]
+        key = group_id(value)
         if key not in self.groups:
-            self.groups[key] = self.Group(key)
+            self.groups[key] = Group(value)
         return self.groups[key]
 
-    def observe(self, rec: dict, reference: Any, reward: float, passed: bool) -> bool:
-        """Record one scored sample; return whether the output keeps it."""
-        from verifiers.extract import extract_answer
-
+    def observe(self, rec: dict, reference: Any, reward: float, passed: bool, answer: str | None) -> bool:
+        """Record one scored sample with its answer (see `answers`); return whether the output
+        keeps it."""
         g = self.group(rec)
-        try:
-            answer = extract_answer(rec[self.args.completion_key]) if isinstance(reference, str) else \
-                rec[self.args.completion_key].strip()
-        except (RecursionError, ValueError):  # an answer that cannot be read casts no vote
-            answer = None
         if g is not None:
             g.add(reference, passed, answer)
         if self.keep is None:
@@ -203,17 +237,21 @@ class Selection:
         if g is not None:
             if self.args.max_per_group is not None and g.kept >= self.args.max_per_group:
                 return False
-            if self.args.dedupe and any(self._duplicate(answer, k, reference) for k in g.kept_answers):
+            if self.args.dedupe and self._duplicate(g, answer, reference):
                 return False
             g.kept += 1
             g.kept_answers.append(answer)
+            g.kept_exact.add(answer)
         self.kept += 1
         return True
 
-    def _duplicate(self, answer: str | None, kept: str | None, reference: Any) -> bool:
-        if answer is None or kept is None:
-            return answer == kept
-        return self.same(answer, kept) if isinstance(reference, str) else answer == kept
+    def _duplicate(self, g: Any, answer: str | None, reference: Any) -> bool:
+        # Equal texts (and "no answer") by hashing, so a large group of long code answers costs
+        # no pairwise comparisons; equivalent math answers through `same`, in the workers.
+        if answer in g.kept_exact:
+            return True
+        return answer is not None and isinstance(reference, str) and \
+            any(self.same(answer, k) for k in g.kept_answers if k is not None)
 
     def bad(self, rec: dict | None) -> None:
         g = self.group(rec)
@@ -236,7 +274,7 @@ def run(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes]) -> int:
     n_records, done_bytes, start = 0, 0, time.monotonic()
     try:
         with RewardService(args.reward, workers=args.workers, timeout_s=args.timeout,
-                           spec_ceiling=args.spec_ceiling) as service:
+                           spec_ceiling=args.spec_ceiling, max_item_s=args.max_item_s) as service:
             selection.service = service
             for batch in read_batches(inp, args.batch_size):
                 texts = [decode_line(raw) for _, raw in batch]
@@ -248,6 +286,10 @@ def run(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes]) -> int:
                     [checked[i][0].get(args.spec_key) for i in good],
                 ) if good else []
                 scored = dict(zip(good, outcomes, strict=True))
+                usable = [i for i in good if scored[i].score.reason not in ("bad_reference", "error")]
+                answers = dict(zip(usable, selection.answers(
+                    [checked[i][0][args.completion_key] for i in usable], [checked[i][1] for i in usable]),
+                    strict=True)) if selection.active and usable else {}
                 for i, ((lineno, raw), (text, _), (rec, ref, err)) in enumerate(zip(batch, texts, checked, strict=True)):
                     done_bytes += len(raw)
                     line = None
@@ -255,9 +297,9 @@ def run(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes]) -> int:
                         err = scored[i].error or scored[i].score.reason
                     if err is None:
                         s = scored[i].score
-                        row = {**rec, **s.to_dict()}
-                        if s.reason in UNSCORED_REASONS and scored[i].error:
-                            row["error"] = scored[i].error
+                        # `error` is ours: why an item went unscored, else null; never the input's.
+                        row = {**rec, **s.to_dict(),
+                               "error": scored[i].error if s.reason in UNSCORED_REASONS else None}
                         line = dumps_line(row)
                         if line is None:
                             err = "the scored record cannot be written as JSON (nested too deeply)"
@@ -270,7 +312,7 @@ def run(args: argparse.Namespace, stdin: IO[bytes], stdout: IO[bytes]) -> int:
                     rewards.append(s.value)
                     passed += s.passed
                     reasons[s.reason] += 1
-                    if selection.observe(rec, ref, s.value, s.passed):
+                    if not selection.active or selection.observe(rec, ref, s.value, s.passed, answers.get(i)):
                         out.write(line)  # type: ignore[arg-type]
                 n_records += len(batch)
                 out.flush()
@@ -299,7 +341,7 @@ def _evaluation(args: argparse.Namespace, selection: Selection) -> None:
 
     groups = selection.groups
     if selection.keep is not None:
-        none = [g.key for g in groups.values() if g.kept == 0]
+        none = [str(g.key) for g in groups.values() if g.kept == 0]
         msg = f"verify: kept {selection.kept} records (--keep {args.keep})"
         if groups:
             msg += f" from {len(groups)} groups; {len(none)} groups kept none" + (f": {', '.join(none[:10])}" if none else "")
@@ -376,8 +418,10 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
         return serve_main(argv[1:])
     args = _parser().parse_args(argv)
-    if args.batch_size < 1 or (args.workers is not None and args.workers < 1) or not 0 < args.timeout < math.inf:
-        print("verify: --batch-size and --workers must be >= 1 and --timeout a finite number > 0", file=sys.stderr)
+    if args.batch_size < 1 or (args.workers is not None and args.workers < 1) or not 0 < args.timeout < math.inf \
+            or (args.max_item_s is not None and not args.timeout <= args.max_item_s < math.inf):
+        print("verify: --batch-size and --workers must be >= 1, --timeout a finite number > 0 and --max-item-s "
+              "a finite number at least --timeout", file=sys.stderr)
         return EXIT_USAGE
     for flag, spec in (("--reward", args.reward), ("--spec-ceiling", args.spec_ceiling)):
         try:

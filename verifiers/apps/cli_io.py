@@ -4,7 +4,7 @@ Every input line, whatever it holds, yields exactly one reading: a JSON value, o
 none (not UTF-8, not JSON, NaN/Infinity, nested too deep). Every output line is valid UTF-8
 JSON: a row that cannot be written (nested too deep) is replaced by an error row carrying the
 line's text, and a lone surrogate read from a `\\ud800` escape stays escaped. `clobbered` says
-when a run would overwrite its own input.
+when a run would overwrite its own input or write two of its files to one path.
 
     pytest tests/verifiers/test_attacks_cli.py
 """
@@ -86,15 +86,21 @@ def _regular_file(path: str | None, stream: Any) -> os.stat_result | None:
     return st if st is not None and stat.S_ISREG(st.st_mode) else None
 
 
+def _real_path(path: str | None) -> str | None:
+    # Where a path leads, whether or not the file exists yet: symlinks in it resolved, `.`
+    # and `..` folded, relative to the working directory. "-" (a standard stream) has none.
+    return os.path.realpath(path) if path and path != "-" else None
+
+
 def clobbered(args: argparse.Namespace, stdin: Any, stdout: Any) -> str | None:
     """Why this run would overwrite one of its own files (the input, by any name: a symlink,
-    a hard link, a shell redirection), or None. Checked before anything is opened to write."""
-    files = [(f"input {args.input}", _regular_file(args.input, stdin)),
-             (f"output {args.output}", _regular_file(args.output, stdout)),
-             (f"--report {args.report}", _regular_file(args.report, None)),
-             (f"--plot {args.plot}", _regular_file(args.plot, None))]
-    for i, (name, st) in enumerate(files):
-        for other, st2 in files[i + 1:]:
-            if st is not None and st2 is not None and os.path.samestat(st, st2):
+    a hard link, a shell redirection), or write two of its files to one path (`-o x --report
+    x`, even when x does not exist yet), or None. Checked before anything is opened to write."""
+    paths = [("input", args.input, stdin), ("output", args.output, stdout), ("--report", args.report, None),
+             ("--plot", args.plot, None)]
+    files = [(f"{what} {path}", _regular_file(path, stream), _real_path(path)) for what, path, stream in paths]
+    for i, (name, st, real) in enumerate(files):
+        for other, st2, real2 in files[i + 1:]:
+            if (st is not None and st2 is not None and os.path.samestat(st, st2)) or (real and real == real2):
                 return f"the {other} is the same file as the {name}; refusing to overwrite it"
     return None

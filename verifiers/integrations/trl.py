@@ -9,8 +9,11 @@ here" and TRL leaves it out of that sample's sum. So:
 - the reference comes from a dataset column (`reference_column`, default "reference");
 - completions are plain strings (standard format) or message lists (conversational format:
   the last assistant message's text is scored);
-- an item the service could not score (timeout, crash, bad reference) returns `None` by
-  default, never a silent 0.0 that would teach the policy something false;
+- an item whose verifier timed out or crashed scores `timeout_reward` (0.0 by default), as
+  grpo, verl and OpenRLHF count it: the completion is usually what hung the verifier, and a
+  policy must not learn that hanging it escapes a wrong answer's penalty; an item whose data
+  is at fault (bad reference, bad spec, a verifier error) returns `unscored` (`None` by
+  default: TRL leaves it out, never a silent 0.0 that would teach the policy something false);
 - per-part means, the pass rate and the unscored fraction go to `log_metric`, each item's
   reason to the completions table through `log_extra`, when the running TRL offers them.
 
@@ -63,7 +66,9 @@ class TRLReward:
     spec_column:      optional dataset column with a per-row spec that overrides `spec`; it may
                       choose any verifiers but no limit looser than `spec`'s or `spec_ceiling`'s.
     spec_ceiling:     more specs whose limits a row's spec may use (see RewardService).
-    unscored:         what an unscored item returns: None (TRL skips it) or a number.
+    timeout_reward:   what an item that timed out or crashed its worker returns (default 0.0,
+                      a failure); None leaves it out, as before (a policy can learn to hang).
+    unscored:         what a bad_reference or error item returns: None (TRL skips it) or a number.
     service:          an existing service (RewardService, RayRewardService) to share; else one is
                       started on first use with `workers` and `timeout_s` and owned by this object.
     name:             the name TRL logs the reward under (default: the spec).
@@ -72,10 +77,11 @@ class TRLReward:
     def __init__(self, spec: str | Verifier = "0.1*format + math", *, reference_column: str = "reference",
                  spec_column: str | None = None, unscored: float | None = None, service: Any = None,
                  workers: int | None = None, timeout_s: float = 10.0, name: str | None = None,
-                 spec_ceiling: SpecCeiling = None):
+                 spec_ceiling: SpecCeiling = None, timeout_reward: float | None = 0.0):
         self.spec, self.reference_column, self.spec_column = spec, reference_column, spec_column
         self.spec_ceiling = spec_ceiling
         self.unscored, self.workers, self.timeout_s = unscored, workers, timeout_s
+        self.timeout_reward = timeout_reward
         self._service, self._owns_service = service, service is None
         self._lock = threading.Lock()
         # TRL names a reward function by `__name__` (trl.trainer.utils.get_callable_name).
@@ -109,7 +115,12 @@ class TRLReward:
                 log.warning("reward %s could not score an item (%s): %s", self.__name__, o.score.reason, o.error)
         scores = [o.score for o in outcomes]
         self._log(scores, columns)
-        return [self.unscored if s.reason in UNSCORED_REASONS else s.value for s in scores]
+        return [self._reward(s) for s in scores]
+
+    def _reward(self, s: Score) -> float | None:
+        if s.reason in ("timeout", "crashed"):
+            return self.timeout_reward
+        return self.unscored if s.reason in UNSCORED_REASONS else s.value
 
     def _log(self, scores: list[Score], columns: dict[str, Any]) -> None:
         log_metric, log_extra = columns.get("log_metric"), columns.get("log_extra")

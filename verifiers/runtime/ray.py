@@ -35,7 +35,8 @@ import dill
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayError
 
-from verifiers.runtime.local import BatchScorer, Outcome, RewardService, SpecCeiling, reference_key
+from verifiers.keys import Unkeyable, reference_digest
+from verifiers.runtime.local import BatchScorer, Outcome, RewardService, SpecCeiling
 from verifiers.score import Score, ServiceError
 from verifiers.spec import register, registered
 from verifiers.verifier import Verifier
@@ -43,25 +44,26 @@ from verifiers.verifier import Verifier
 log = logging.getLogger(__name__)
 
 
-def _sort_key(reference: Any) -> str:
+def _sort_key(reference: Any) -> bytes:
     try:
-        return reference_key(reference)
-    except (RecursionError, TypeError, ValueError):  # the actor reports such a reference itself
-        return ""
+        return reference_digest(reference)
+    except Unkeyable:  # the actor reports such a reference itself
+        return b""
 
 
 class _ScoringActor:
     """One Ray actor: a local RewardService behind a method Ray can call."""
 
     def __init__(self, default: Any, registry: bytes, workers: int, timeout_s: float,
-                 memory_bytes: int | None, cache_size: int, ceiling: list[Any] | None = None):
+                 memory_bytes: int | None, cache_size: int, ceiling: list[Any] | None = None,
+                 max_item_s: float | None = None):
         for name, factory in dill.loads(registry).items():
             register(name, factory)
         self._objects: dict[str, Verifier] = {}
         self._default_blob = default
         self.service = RewardService(self._spec(default, {}), workers=workers, timeout_s=timeout_s,
                                      memory_bytes=memory_bytes, cache_size=cache_size,
-                                     spec_ceiling=[self._spec(c, {}) for c in ceiling or []])
+                                     spec_ceiling=[self._spec(c, {}) for c in ceiling or []], max_item_s=max_item_s)
 
     def _spec(self, spec: Any, blobs: dict[str, bytes]) -> Any:
         # ("object", key): a Verifier object shipped once per actor and kept, so the local
@@ -91,7 +93,8 @@ class _ScoringActor:
 class RayRewardService(BatchScorer):
     """Scores batches on Ray actors, each hosting a local RewardService; see the module docstring.
 
-    spec, timeout_s, memory_bytes, cache_size, spec_ceiling: as for RewardService (per actor).
+    spec, timeout_s, memory_bytes, cache_size, spec_ceiling, max_item_s: as for RewardService
+                       (per actor).
     actors:            scoring actors (default: the cluster's CPUs / workers_per_actor).
     workers_per_actor: worker processes per actor; each actor reserves that many CPUs.
     address:           Ray cluster to join when Ray is not initialised yet ("auto",
@@ -107,8 +110,8 @@ class RayRewardService(BatchScorer):
                  timeout_s: float = 10.0, memory_bytes: int | None = 4 << 30, cache_size: int = 65536,
                  address: str | None = None, runtime_env: dict | None = None, actor_options: dict | None = None,
                  actor_slack_s: float = 60.0, start_timeout_s: float = 300.0,
-                 spec_ceiling: SpecCeiling = None):
-        super().__init__(spec, timeout_s, spec_ceiling)
+                 spec_ceiling: SpecCeiling = None, max_item_s: float | None = None):
+        super().__init__(spec, timeout_s, spec_ceiling, max_item_s)
         self.actor_slack_s, self.start_timeout_s = actor_slack_s, start_timeout_s
         self._parse(spec)  # a bad default spec fails here
         self._owns_ray = not ray.is_initialized()
@@ -125,7 +128,8 @@ class RayRewardService(BatchScorer):
                    **(actor_options or {})}
         self._actor_cls = ray.remote(_ScoringActor).options(**options)
         self._actor_args = (default, dill.dumps(registered(), recurse=True), self.workers_per_actor,
-                            self.timeout_s, memory_bytes, cache_size, [self._encode(c) for c in self._ceiling_specs(spec_ceiling)])
+                            self.timeout_s, memory_bytes, cache_size, [self._encode(c) for c in self._ceiling_specs(spec_ceiling)],
+                            self.max_item_s)
         self._actors = [self._actor_cls.remote(*self._actor_args) for _ in range(self.n_actors)]
         self._known: list[set[str]] = [set() for _ in self._actors]
         self._started = [False] * self.n_actors  # has this actor answered yet?
@@ -176,7 +180,7 @@ class RayRewardService(BatchScorer):
                 budget = self._parse(spec).budget_s(ref)
             except Exception:  # noqa: BLE001 - a bad spec is reported per item by the actor
                 budget = 0.0
-            per_item.append(self.timeout_s + budget)
+            per_item.append(min(self.timeout_s + budget, self.max_item_s))  # more: the actor refuses it
         rounds = math.ceil(len(per_item) / self.workers_per_actor)
         return self.actor_slack_s + rounds * max(per_item, default=self.timeout_s)
 
