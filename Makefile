@@ -1,12 +1,13 @@
 # Two commands for a fresh clone:
 #   make demo   set up .venv and score the bundled sample completions with `verify`
-#   make test   set up .venv and run the whole test suite
+#   make test   set up .venv and run the whole test suite (what CI runs)
+#   make test-fast   the same without the tests marked slow (training runs, DDP, long sandbox runs)
 PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 EXTRAS  ?= train,dev,serve,trl,ray
 
-.PHONY: setup demo test lint grpo-demo clean
+.PHONY: setup demo test test-fast lint grpo-demo clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -25,6 +26,9 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: setup
 	$(BIN)/ruff check verifiers sandboxes grpo tests benchmarks

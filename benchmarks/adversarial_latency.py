@@ -88,7 +88,7 @@ def main() -> None:
     ap.add_argument("--no-peer", action="store_true")
     args = ap.parse_args()
 
-    from verifiers.service import RewardService
+    from verifiers.runtime.local import RewardService
 
     worst = 0.0
     rows = []
@@ -108,7 +108,7 @@ def main() -> None:
     print(f"\nworst case ours: {worst:.2f} s (deadline {args.timeout:.1f} s + 1 s = {budget:.1f} s): "
           + ("WITHIN" if worst <= budget else "OVER"))
 
-    from verifiers.math_answers import MathVerifier
+    from verifiers.math.verifier import MathVerifier
 
     key = MathVerifier().cache_key
     print("\nparent-side cache key on 32 KB adversarial completions (no deadline there):")

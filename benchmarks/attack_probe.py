@@ -74,7 +74,7 @@ def cases(refs: list[str]) -> list[tuple[str, str, str]]:
 
 
 def _score(args: tuple[str, str]) -> tuple[bool, str, float]:
-    from verifiers.math_answers import MathVerifier
+    from verifiers.math.verifier import MathVerifier
 
     start = time.perf_counter()
     s = MathVerifier()(*args)

@@ -134,7 +134,7 @@ def held_out_accuracy(trained, start_model: str) -> float:
     """Greedy accuracy of the trained policy on 200 held-out problems (the demo's test set)."""
     from grpo import arith
     from grpo.data import render_prompt
-    from grpo.evaluate import greedy_accuracy
+    from grpo.heldout import greedy_accuracy
     from grpo.policy import load_tokenizer
     from grpo.scoring import LocalScorer
 

@@ -100,7 +100,7 @@ def run_math_verify(batches) -> tuple[float, list[bool]]:
 
 
 def run_ours(batches, workers: int) -> tuple[float, float, list[bool]]:
-    from verifiers.service import RewardService
+    from verifiers.runtime.local import RewardService
 
     start = time.perf_counter()
     service = RewardService("math", workers=workers, timeout_s=10.0)

@@ -112,7 +112,7 @@ async def _load(base: str, args: argparse.Namespace) -> dict:
 
 
 def _start_server(args: argparse.Namespace, port: int) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "verifiers.server", "--host", "127.0.0.1", "--port", str(port),
+    cmd = [sys.executable, "-m", "verifiers.apps.server", "--host", "127.0.0.1", "--port", str(port),
            "--reward", args.reward, "--timeout", str(args.timeout_s), "--log-level", "warning"]
     if args.workers:
         cmd += ["--workers", str(args.workers)]

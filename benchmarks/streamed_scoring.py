@@ -44,7 +44,7 @@ def run(stream: bool, args: argparse.Namespace) -> tuple[float, float]:
     from grpo.config import GRPOConfig
     from grpo.scoring import LocalScorer
     from grpo.train import train
-    from verifiers.service import RewardService
+    from verifiers.runtime.local import RewardService
 
     torch.set_num_threads(1)
     cfg = GRPOConfig(model=args.model, data=args.data, output_dir=f"{args.out}/stream_{stream}", steps=args.steps,

@@ -1,9 +1,9 @@
 """The R1 pipeline in miniature, on the CPU, with nothing downloaded.
 
     1. data        synthetic sums ("What is 47+38?") with worked <think>/<answer> solutions
-    2. model       a tiny Llama built from a transformers config, the tokenizer in fixtures/
-    3. cold start  SFT on the worked solutions (fixtures/grpo_sft_demo.yaml)
-    4. GRPO        rewarded by the format and math verifiers (fixtures/grpo_demo.yaml)
+    2. model       a tiny Llama built from a transformers config, the tokenizer in grpo/demo_data/
+    3. cold start  SFT on the worked solutions (grpo/demo_data/grpo_sft_demo.yaml)
+    4. GRPO        rewarded by the format and math verifiers (grpo/demo_data/grpo_demo.yaml)
     5. report      greedy accuracy on held-out problems before and after GRPO, the curves
 
     grpo demo                       # about 5-10 minutes on 2 CPU cores; writes runs/demo/
@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from grpo import arith
 from grpo.config import GRPOConfig, SFTConfig, load_config
 from grpo.data import load_rows, render_prompt
-from grpo.evaluate import greedy_accuracy
+from grpo.heldout import greedy_accuracy
 from grpo.plot import plot
 from grpo.policy import load_model, load_tokenizer
 from grpo.scoring import Scorer, reward_service
@@ -31,7 +32,10 @@ from grpo.sft import sft
 from grpo.train import train
 
 log = logging.getLogger(__name__)
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+# What the demo needs ships inside the package (a wheel has no fixtures/ beside it); fixtures/
+# links here for the repository's tests and docs. A pip-installed package is plain files on
+# disk, so the resource is a real directory that transformers can load from.
+FIXTURES = Path(str(files("grpo") / "demo_data"))
 
 
 def tiny_model(vocab_size: int, hidden: int = 128, layers: int = 2, seed: int = 0) -> LlamaForCausalLM:

@@ -1,21 +1,24 @@
 """From completions to rewards: the reward service, or an in-process scorer for tests.
 
 A scorer is any object with `.score(completions, references, specs) -> list[Score]`, same
-length and order. Runs use `verifiers.service.RewardService` (worker processes, a deadline
+length and order. Runs use `verifiers.runtime.local.RewardService` (worker processes, a deadline
 per item). `LocalScorer` scores in this process with any callable `(completion, reference)
 -> Score | float | bool` (a `verifiers.Verifier` included): no workers and no deadline, for
 tests and for users' own fakes.
 
 An item the service could not score (reason "timeout", "crashed", "bad_reference", "error")
 becomes a NaN reward: excluded from its group, never counted as 0. `timeout_reward` (a config
-field) scores timeouts and crashes instead, which closes an escape a policy could learn: an
-answer that hangs the verifier is left out, where a wrong one is penalised.
+field, 0 by default in `grpo train`) scores timeouts and crashes instead, which closes an
+escape a policy could learn: an answer that hangs the verifier would be left out, where a
+wrong one is penalised. A code program past its own time limit is no such item: the sandbox
+scores it as a failed test (reason "time_limit"), like any wrong answer.
 
     pytest tests/grpo/test_scoring.py
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import queue
 import re
@@ -23,11 +26,12 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from verifiers.score import Score
+# UNSCORED_REASONS, the reasons for "could not be scored", is owned by verifiers.score (a light
+# import: importing grpo starts no worker machinery); grpo.train reads it from here. The
+# sandbox's "time_limit" is a scored failure, not one of these.
+from verifiers.score import UNSCORED_REASONS, Score
 
-# The reward service's reasons for "could not be scored" (verifiers.service.UNSCORED_REASONS);
-# repeated here so that importing grpo starts no worker machinery.
-UNSCORED_REASONS = frozenset({"timeout", "crashed", "bad_reference", "error"})
+log = logging.getLogger(__name__)
 
 
 class Scorer(Protocol):
@@ -36,34 +40,68 @@ class Scorer(Protocol):
 
 
 class LocalScorer:
-    """Scores in-process with a callable (or a spec string per row, parsed by `verifiers`)."""
+    """Scores in-process with a callable (or a spec string per row, parsed by `verifiers`).
+
+    A row's spec string is data, held to the rules of the reward service: no resource or
+    isolation limit looser than the default spec's (`verifiers.spec.check_within`), and a
+    reward within the verifier's `value_bound` (a plain callable's: MAX_REWARD). A row whose
+    spec breaks them, or whose reward does, scores `reason "error"`, as in the service."""
 
     def __init__(self, fn: Callable[[str, Any], Any] | str):
+        from verifiers.keys import LRU
+        from verifiers.spec import parse_spec
+        from verifiers.verifier import Verifier
+
         self.default = fn
-        self._parsed: dict[str, Callable[[str, Any], Any]] = {}
+        self._parsed: LRU[str, Any] = LRU(1024)
+        # What a row's spec may ask for at most: the default spec's limits (a callable has none,
+        # so each verifier class's own defaults bound it).
+        self._ceiling = [parse_spec(fn)] if isinstance(fn, str | Verifier) else []
 
     def _resolve(self, spec: Callable[[str, Any], Any] | str) -> Callable[[str, Any], Any]:
         if not isinstance(spec, str):
             return spec
-        if spec not in self._parsed:
-            from verifiers.spec import parse_spec
-            self._parsed[spec] = parse_spec(spec)
-        return self._parsed[spec]
+        v = self._parsed.get(spec)
+        if v is None:
+            from verifiers.spec import check_within, parse_spec
+            v = parse_spec(spec)
+            if spec != self.default:
+                check_within(v, self._ceiling)
+            self._parsed.put(spec, v)
+        return v
 
     def score(self, completions: Sequence[str], references: Sequence[Any],
               specs: Sequence[str | None] | None = None) -> list[Score]:
+        from verifiers.score import SpecError
+
         specs = specs or [None] * len(completions)
         out = []
         for c, r, s in zip(completions, references, specs, strict=True):
-            v = self._resolve(s if s is not None else self.default)(c, r)
-            if isinstance(v, Score):
-                out.append(v)
-            else:
-                out.append(Score(float(v), float(v) >= 1.0, "ok" if float(v) >= 1.0 else "mismatch"))
+            try:
+                fn = self._resolve(s if s is not None else self.default)
+            except SpecError as e:
+                if s is None:
+                    raise  # the default spec is the operator's: a bad one fails the run
+                log.warning("row spec refused: %s", e)
+                out.append(Score(0.0, False, "error"))
+                continue
+            out.append(_bounded(fn, fn(c, r)))
         return out
 
     def close(self) -> None:
         pass
+
+
+def _bounded(fn: Any, v: Any) -> Score:
+    """`v` as a Score, or an error Score when it is not finite or beyond fn's value bound."""
+    from verifiers.verifier import MAX_REWARD, within_bound
+
+    s = v if isinstance(v, Score) else Score(float(v), float(v) >= 1.0, "ok" if float(v) >= 1.0 else "mismatch")
+    bound = fn.value_bound() if hasattr(fn, "value_bound") else MAX_REWARD
+    if not (math.isfinite(s.value) and within_bound(s.value, bound)):
+        log.warning("reward %r of %r is not finite or beyond its bound %g", s.value, fn, bound)
+        return Score(0.0, False, "error")
+    return s
 
 
 class StreamedScoring:
@@ -139,7 +177,7 @@ def reward_service(spec: str, workers: int, timeout_s: float) -> Scorer:
     """The reward service with `workers` processes; 0 workers: a LocalScorer, no processes."""
     if workers == 0:
         return LocalScorer(spec)
-    from verifiers.service import RewardService  # worker processes start only for real runs
+    from verifiers.runtime.local import RewardService  # worker processes start only for real runs
     return RewardService(spec, workers=workers, timeout_s=timeout_s)
 
 

@@ -35,7 +35,7 @@ from grpo import checkpoint, distributed, optim, rollout
 from grpo.advantages import group_advantages
 from grpo.config import GRPOConfig
 from grpo.data import Sampler, load_rows, render_prompt
-from grpo.evaluate import greedy_passes
+from grpo.heldout import greedy_passes
 from grpo.loss import policy_loss
 from grpo.policy import collate, completion_logprobs, load_model, load_tokenizer
 from grpo.scoring import UNSCORED_REASONS, Scorer, StreamedScoring, reward_service, to_rewards

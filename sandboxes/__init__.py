@@ -4,11 +4,13 @@
     >>> run_tests("def add(a, b): return a + b",
     ...           {"kind": "assert", "tests": ["assert add(1, 2) == 3"]}).passed
     True
-    >>> isolation_report()["level"]   # "namespaces" or "rlimits"; `python -m sandboxes doctor`
+    >>> isolation_report()["level"] in ("namespaces", "rlimits")   # `python -m sandboxes doctor`
+    True
 
 Modules: limits (Limits, rlimits), isolation (levels, namespaces), zygote (the warm fork
 server and the process tree), process (one run: pipes, deadline, caps), harness (the child
-side of each role), wire (values on the wire, comparisons), judge (tests objects).
+side of each role), rpc (the `assert` tests' channel to the candidate: proxies, checked
+replies, which names cross), wire (values on the wire, comparisons), judge (tests objects).
 This package never imports `verifiers`.
 """
 

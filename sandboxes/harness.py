@@ -7,36 +7,63 @@ exec     execve() a command (other languages, compilers).
 script   run a Python program as `__main__` (the `stdio` kind).
 call     load the program, call the entry point on each case, write each result as a frame
          (the `call` kind). Results are plain data; the parent compares them.
-server   candidate side of the `assert` kind: load the program, then answer RPC requests
-         (call this, get that attribute) with plain values or opaque handles.
+server   candidate side of the `assert` kind: wait for the names the tests ask for, load the
+         program, send those names, then answer RPC requests (call this, get that
+         attribute) with plain values or opaque handles.
+
+The program's clock (judge.py): `script`, `call` and `server` write `{"started": 1, "cpu_s"}`
+on fd 4 once our own start-up is over and before the program's first line; `script` and
+`server` then close fd 4, so that their program can write no frame at all; `call` writes
+`{"loaded": 1}` once the program has loaded, so that a program that never loads fails all
+its cases at once.
 tests    test side of the `assert` kind: a separate process that never executes candidate
          code. It runs the setup and the test snippets with the candidate's names bound to
          proxies; every call crosses the pipe and returns plain data, so comparisons and
-         asserts run here on values the candidate cannot make lie (see wire.py).
+         asserts run here on values the candidate cannot make lie (see wire.py, rpc.py).
 
 Threat model (`assert`): the candidate owns its whole process, so nothing it runs next to
-can be trusted: it can patch sys.exit, os._exit, print, builtins, any harness function, and
-read its own memory and /proc. Therefore no verdict comes from the candidate's process. The
-verdict for a snippet comes from the `tests` process, which holds the expected values and
-the assert logic and receives only data from the candidate; transport failures (death,
-garbage, oversize) raise BaseException subclasses that test code's `except Exception`
-cannot swallow, and mark the snippet failed even if a bare `except:` did swallow them.
+can be trusted: it can patch sys.exit, os._exit, print, builtins, any harness function,
+read its own memory and /proc, and write anything on its end of the RPC pipes. Therefore no
+verdict comes from the candidate's process, and what it sends is only ever data:
+- What it can influence: the values its functions return, the exceptions they raise (as a
+  built-in Exception or RemoteError), how its iterators end, its truth values and lengths,
+  and how long it takes or whether it dies. That is its answer: a test passes only if
+  those values pass it.
+- What it cannot: the test's builtins (`abs`, `all`, `len`, `AssertionError`), its modules
+  (`math` from the setup, or a module the tests use without importing it, `math`, `np`,
+  `pytest`, which is imported here: rpc.plan_names), any name the setup or a test binds (a
+  helper, `expected`, a loop variable), `__builtins__`/`__import__` or any dunder: only the
+  global names the tests read and never bind cross, decided from the test code before it
+  says hello. numpy arrays and scalars cross as data (wire.py), rebuilt here.
+  A reply that does not fit its request (`stop` for a call, a string for `len`, a
+  StopIteration or SystemExit named as the error) fails the test: StopIteration reaches
+  test code only from `next` on a candidate iterator, never where map/filter would swallow it.
+- Transport failures (death, garbage, oversize, misfit replies, a BaseException named as
+  the error) raise BaseException subclasses that test code's `except Exception` cannot
+  swallow, and mark the snippet failed even if a bare `except:` did swallow them; so does a
+  reply that does not decode (wire.decode raises only WireError). The tests process is not
+  dumpable and dies on SIGINT, and its frames go to the parent on a socket, so a candidate
+  sharing its uid (the rlimits level as a non-root user) cannot write its verdict frames
+  through /proc or raise KeyboardInterrupt inside a test.
 """
 
 from __future__ import annotations
 
 import builtins
+import importlib
 import io
 import json
 import os
+import resource
+import signal
 import sys
 import traceback
 import types
 
-from sandboxes import wire
+from sandboxes import isolation, rpc, wire
 
 DATA_FD, FRAMES_FD, RPC_A_FD, RPC_B_FD = 3, 4, 5, 6
-MAX_LINE = 64 << 20
+_has_frames = False  # was fd 4 handed to this process (process.spawn's `frames`)
 
 
 def warm_imports() -> None:
@@ -45,6 +72,8 @@ def warm_imports() -> None:
 
 
 def main(job: dict, status_fd: int) -> None:  # pragma: no cover - runs in the sandbox
+    global _has_frames
+    _has_frames = FRAMES_FD in job.get("slots", ())
     data = json.loads(_read_all(DATA_FD) or b"{}")
     _fresh_stdio()
     if not job.get("light"):
@@ -94,13 +123,19 @@ def _flush() -> None:
 
 
 def _frame(obj: dict, fd: int = FRAMES_FD) -> None:
-    _write_all(fd, (json.dumps(obj, separators=(",", ":")) + "\n").encode())
+    rpc.write_all(fd, (json.dumps(obj, separators=(",", ":")) + "\n").encode())
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
+def _started(keep_frames: bool) -> None:
+    """Tell the parent our start-up is over: the program's own time starts now (its deadline
+    counts from here, and its CPU time from `cpu_s`). Written before any of the program's
+    code runs, so it is ours; a role whose program must not write frames closes fd 4 here."""
+    if not _has_frames:  # a plain run (process.run): nobody is timing it this way
+        return
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    _frame({"started": 1, "cpu_s": ru.ru_utime + ru.ru_stime})
+    if not keep_frames:
+        os.close(FRAMES_FD)
 
 
 def _load(source: str, name: str) -> types.ModuleType:
@@ -131,6 +166,7 @@ def _builtin_exc_name(e: BaseException) -> str:
 # --- script: the stdio kind ---------------------------------------------------------------
 
 def _script(data: dict) -> int:
+    _started(keep_frames=False)
     try:
         _load(data["program"], "__main__")
     except SystemExit as e:
@@ -147,11 +183,16 @@ def _script(data: dict) -> int:
 # --- call: the call kind ------------------------------------------------------------------
 
 def _call(data: dict) -> int:
+    _started(keep_frames=True)
     try:
         fn = getattr(_load(data["program"], "solution"), data["entry_point"])
     except (Exception, SystemExit) as e:
         _frame({"load_error": _error_reason(e), "detail": repr(e)[:300]})
         return 1
+    # The program has loaded: a time limit from here on is a case's, not the load's. (Its
+    # code could have written this line itself while loading: that only makes the parent
+    # restart it per case, as it would for a case that hangs.)
+    _frame({"loaded": 1})
     cases = data["cases"]
     for k in range(data.get("start", 0), len(cases)):
         case = cases[k]
@@ -169,6 +210,13 @@ def _call(data: dict) -> int:
 # --- server: candidate side of the assert kind --------------------------------------------
 
 def _server(data: dict) -> int:
+    # The tests process asks for the names its tests read (rpc.plan_names) and binds only
+    # those: sending only them keeps a large global table the tests never touch off the wire.
+    # It asks once its own start-up (imports included) is over, so waiting for the question
+    # before saying `started` keeps that start-up off the program's clock.
+    reader = os.fdopen(RPC_B_FD, "rb")
+    want = _wanted(reader.readline(rpc.MAX_LINE))
+    _started(keep_frames=False)
     try:
         mod = _load(data["program"], "solution")
     except (Exception, SystemExit) as e:
@@ -186,15 +234,15 @@ def _server(data: dict) -> int:
         return handles[h]
 
     names = {}
-    for k, v in list(vars(mod).items()):
-        if not k.startswith("__"):
+    for k in want:
+        if k in vars(mod):
+            v = vars(mod)[k]
             try:
                 names[k] = wire.encode(v, to_handle)
             except (wire.WireError, RecursionError):
-                names[k] = {"h": to_handle(v), "r": type(v).__name__}
+                names[k] = {"h": to_handle(v), "r": type(v).__name__[:80]}
     _frame({"names": names}, RPC_A_FD)
-    reader = os.fdopen(RPC_B_FD, "rb")
-    while line := reader.readline(MAX_LINE):
+    while line := reader.readline(rpc.MAX_LINE):
         try:
             out = _serve_one(json.loads(line), from_handle, to_handle)
         except (Exception, SystemExit) as e:  # raised by the candidate's code: its answer
@@ -202,6 +250,14 @@ def _server(data: dict) -> int:
         _flush()
         _frame(out, RPC_A_FD)
     return 0
+
+
+def _wanted(line: bytes) -> list[str]:
+    try:
+        want = json.loads(line).get("want")
+    except (ValueError, AttributeError):
+        return []
+    return [k for k in want if type(k) is str] if type(want) is list else []
 
 
 _NONE = object()
@@ -246,173 +302,58 @@ def _serve_one(req: dict, from_handle, to_handle) -> dict:
 
 # --- tests: test side of the assert kind (never runs candidate code) ----------------------
 
-class RemoteDied(BaseException):
-    """The candidate's process closed the channel (exited, crashed, was killed)."""
-
-
-class ProtocolViolation(BaseException):
-    """The candidate's process sent something that is not a well-formed reply."""
-
-
-class LocalOnly(BaseException):
-    """The test passed an object of its own (a lambda, a class) that cannot cross to the candidate."""
-
-
-class RemoteError(Exception):
-    """The candidate raised an exception that is not a built-in Exception type."""
-
-
-class _Rpc:
-    def __init__(self) -> None:
-        self.reader = os.fdopen(RPC_A_FD, "rb")
-        self.broken: str | None = None
-
-    def read(self):
-        line = self.reader.readline(MAX_LINE)
-        if not line.endswith(b"\n"):
-            self.broken = "died" if not line else "oversize"
-            raise RemoteDied() if not line else ProtocolViolation("reply too long")
-        try:
-            return json.loads(line)
-        except (ValueError, RecursionError):
-            self.broken = "garbage"
-            raise ProtocolViolation("reply is not JSON") from None
-
-    def op(self, op: str, h: int, **kw):
-        if self.broken:
-            raise RemoteDied()
-        for key in ("a", "k"):
-            if key in kw:
-                kw[key] = wire.encode(kw[key], _local_only)
-        try:
-            _write_all(RPC_B_FD, (json.dumps({"op": op, "h": h, **kw}) + "\n").encode())
-        except OSError:
-            self.broken = "died"
-            raise RemoteDied() from None
-        reply = self.read()
-        if type(reply) is not dict:
-            self.broken = "garbage"
-            raise ProtocolViolation("reply is not an object")
-        if "v" in reply:
-            try:
-                return wire.decode(reply["v"], self.proxy)
-            except wire.WireError as e:
-                self.broken = "garbage"
-                raise ProtocolViolation(str(e)) from None
-        if reply.get("stop") == 1:
-            raise StopIteration
-        name = reply.get("e")
-        cls = getattr(builtins, name, None) if type(name) is str else None
-        detail = str(reply.get("detail", ""))[:300]
-        if isinstance(cls, type) and issubclass(cls, Exception) and cls is not StopIteration:
-            try:
-                exc = cls(detail)
-            except TypeError:  # e.g. UnicodeDecodeError wants five arguments
-                exc = RemoteError(f"{name}: {detail}")
-        else:
-            exc = RemoteError(f"{name}: {detail}")
-        exc.remote_reason = reply.get("reason") if reply.get("reason") in ("memory", "runtime_error") else "runtime_error"
-        raise exc
-
-    def proxy(self, h: int, r: str) -> Proxy:
-        p = object.__new__(Proxy)
-        object.__setattr__(p, "_rpc", self)
-        object.__setattr__(p, "_h", h)
-        object.__setattr__(p, "_r", r)
-        return p
-
-
-def _local_only(obj) -> int:
-    if isinstance(obj, Proxy):
-        return obj._h
-    raise LocalOnly(f"a {type(obj).__name__} cannot be passed to the candidate")
-
-
-class Proxy:
-    """A candidate object seen from the test side. Equality, hashing and ordering are
-    identity-based and local: nothing the candidate defines decides a comparison here."""
-
-    __slots__ = ("_rpc", "_h", "_r")
-
-    def __call__(self, *args, **kwargs):
-        return self._rpc.op("call", self._h, a=args, k=kwargs)
-
-    def __getattr__(self, name: str):
-        return self._rpc.op("getattr", self._h, n=name)
-
-    def __setattr__(self, name: str, value) -> None:
-        self._rpc.op("setattr", self._h, n=name, a=value)
-
-    def __getitem__(self, key):
-        return self._rpc.op("getitem", self._h, a=key)
-
-    def __setitem__(self, key, value) -> None:
-        self._rpc.op("setitem", self._h, a=(key, value))
-
-    def __len__(self) -> int:
-        n = self._rpc.op("len", self._h)
-        if type(n) is not int:
-            raise TypeError("len() of a candidate object is not an int")
-        return n
-
-    def __bool__(self) -> bool:
-        return self._rpc.op("bool", self._h) is True
-
-    def __iter__(self):
-        return self._rpc.op("iter", self._h)
-
-    def __next__(self):
-        return self._rpc.op("next", self._h)
-
-    def __repr__(self) -> str:
-        return f"<candidate {self._r}>"
-
-
 def _tests(data: dict) -> int:
-    rpc = _Rpc()
-    try:
-        hello = rpc.read()
-    except (RemoteDied, ProtocolViolation):
-        _frame({"load_error": "runtime_error", "detail": "candidate died while loading"})
-        return 1
-    if type(hello) is not dict or "names" not in hello:
-        reason = hello.get("load_error") if type(hello) is dict else None
-        reason = reason if reason in ("syntax_error", "memory", "runtime_error") else "runtime_error"
-        _frame({"load_error": reason, "detail": str(hello.get("detail", ""))[:300] if type(hello) is dict else ""})
-        return 1
+    # The candidate's process may share our uid (the rlimits level as a non-root user): it
+    # must not open /proc/<us>/fd/4 to write verdict frames, attach to us, or raise
+    # KeyboardInterrupt inside a test's bare `except:` with SIGINT.
+    isolation.prctl(isolation.PR_SET_DUMPABLE, 0)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    setup, snippets = data.get("setup") or "", data["tests"]
+    wanted, modules = rpc.plan_names([setup, *snippets])
     ns: dict = {"__name__": "__test__", "__builtins__": builtins}
+    for name in modules:  # before asking for names: this is our start-up, not the program's time
+        try:
+            ns[name] = importlib.import_module(rpc.module_for(name))
+        except Exception:  # one that cannot load here stays unbound: a NameError. The program
+            pass  # runs on the same interpreter, so what it calls by that name is no module.
+    for path in rpc.submodules([setup, *snippets], [m for m in modules if m in ns]):
+        try:
+            importlib.import_module(path)
+        except Exception:  # not a module (`math.isclose`), or one that cannot load here
+            pass
+    _frame({"ready": 1})  # our start-up is over: the parent may now time the program's
+    channel = rpc.Channel(RPC_A_FD, RPC_B_FD)
     try:
-        for name, enc in dict(hello["names"]).items():
-            ns[str(name)] = wire.decode(enc, rpc.proxy)
-    except (wire.WireError, TypeError, ValueError):
-        _frame({"load_error": "runtime_error", "detail": "malformed names"})
+        ns.update(channel.names(wanted))
+    except rpc.LoadFailed as e:
+        _frame({"load_error": e.reason, "detail": e.detail})
         return 1
     try:
-        exec(compile(data.get("setup") or "", "<setup>", "exec"), ns)
-    except (RemoteDied, ProtocolViolation, LocalOnly, Exception) as e:
-        _frame({"setup_error": _fail_reason(e, rpc), "detail": repr(e)[:300]})
+        exec(compile(setup, "<setup>", "exec"), ns)
+    except (rpc.RemoteDied, rpc.ProtocolViolation, rpc.LocalOnly, Exception) as e:
+        _frame({"setup_error": _fail_reason(e, channel), "detail": repr(e)[:300]})
         return 1
-    for k in range(data.get("start", 0), len(data["tests"])):
+    for k in range(data.get("start", 0), len(snippets)):
         _frame({"s": k})
         try:
-            exec(compile(data["tests"][k], f"<test {k}>", "exec"), ns)
-            ok, reason, detail = rpc.broken is None, "ok", ""
+            exec(compile(snippets[k], f"<test {k}>", "exec"), ns)
+            ok, reason, detail = channel.broken is None, "ok", ""
             if not ok:  # a bare `except:` in the test swallowed the transport failure
                 reason = "runtime_error"
         except AssertionError as e:
             ok, reason, detail = False, "wrong_answer", repr(e)[:300]
-        except (RemoteDied, ProtocolViolation, LocalOnly, Exception) as e:
-            ok, reason, detail = False, _fail_reason(e, rpc), repr(e)[:300]
-        _frame({"e": k, "ok": ok and rpc.broken is None, "reason": reason, "detail": detail,
-                "dead": rpc.broken is not None})
-        if rpc.broken is not None:
+        except (rpc.RemoteDied, rpc.ProtocolViolation, rpc.LocalOnly, Exception) as e:
+            ok, reason, detail = False, _fail_reason(e, channel), repr(e)[:300]
+        _frame({"e": k, "ok": ok and channel.broken is None, "reason": reason, "detail": detail,
+                "dead": channel.broken is not None})
+        if channel.broken is not None:
             return 1
     return 0
 
 
-def _fail_reason(e: BaseException, rpc: _Rpc) -> str:
-    if isinstance(e, LocalOnly):
+def _fail_reason(e: BaseException, channel: rpc.Channel) -> str:
+    if isinstance(e, rpc.LocalOnly):
         return "unsupported"
-    if isinstance(e, RemoteDied | ProtocolViolation) or rpc.broken:
+    if isinstance(e, rpc.RemoteDied | rpc.ProtocolViolation) or channel.broken:
         return "runtime_error"  # the parent refines it from how the candidate ended
     return getattr(e, "remote_reason", "runtime_error")

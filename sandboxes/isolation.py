@@ -11,14 +11,28 @@ namespaces  Every program gets its own user, PID, network, mount, IPC and UTS na
             as root the program runs as an unused per-run uid, so RLIMIT_NPROC binds.
             Not covered: kernel bugs; CPU and memory are bounded per process (RLIMIT_CPU,
             RLIMIT_AS) and by the process count, not by a cgroup; reading world-readable
-            host files (read-only view, not a hidden one).
+            host files (read-only view, not a hidden one); the disk and memory holes left to
+            the sandbox redesign (issue #14).
 rlimits     Process group, rlimits, a fresh temporary work directory, a clean environment,
             stdin closed; as root, an unused per-run uid (RLIMIT_NPROC binds, root-owned files
             are protected, and every leftover process of that uid is swept at the end).
-            Not covered: network; writing anywhere the uid may write (/tmp); as a non-root
-            user, RLIMIT_NPROC counts all of the user's processes and the program shares the
-            user's uid (it can signal or read the user's other processes, and a daemon that
-            calls setsid survives the group kill).
+            Not covered: network; writing anywhere the uid may write (/tmp). As a non-root
+            user the program shares the trainer's uid, and then:
+            - it can signal every process of that user: the trainer, its workers, runs in
+              flight, the zygote (a zygote that died or stopped answering is replaced, so
+              killing or stopping it costs the program its own test and nothing is left
+              unscored; a daemon that keeps killing new zygotes makes later items an
+              unscored `error`);
+            - it can attach to, or read the memory of, the trainer unless the kernel forbids
+              it (kernel.yama.ptrace_scope >= 1): then it can forge anything. The zygote and
+              the `tests` process are not dumpable, so they are out of its reach;
+            - through /proc/<pid>/fd it can open the pipes of the user's processes: the stdin,
+              stdout and stderr of other runs in flight (read another program's input, garble
+              another program's output). The channels that carry verdicts (job data, frames,
+              the keeper's exit status) are socket pairs, which /proc cannot open;
+            - RLIMIT_NPROC is not set (it would count all the user's processes), and a daemon
+              that calls setsid survives the group kill.
+            A fresh uid per program (issue #14) closes these; use root or namespaces to train.
 
 Run `python -m sandboxes doctor` to see the level in effect and why a stronger one failed.
 """

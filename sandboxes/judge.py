@@ -5,11 +5,44 @@
     ...           {"kind": "call", "entry_point": "add", "cases": [{"args": [1, 2], "expected": 3}]}).fraction
     1.0
 
-Kinds (DESIGN.md): `stdio` runs the program once per case and compares stdout here;
+Kinds (docs/design.md): `stdio` runs the program once per case and compares stdout here;
 `call` runs the program once, calls the entry point per case, and compares the returned
 values here; `assert` runs the candidate and the test snippets in two separate processes
 (harness.py). Expected outputs never enter the candidate's process. A test that hangs or
 crashes fails alone: the run restarts after it, so the tests after it still count.
+
+Time. timeout_s bounds the program's own time, per test, with no slack on top: the clock
+starts at the harness's `started` frame, written once our start-up (fork, namespaces,
+reading the job; for `assert`, the tests process's own imports) is over and before any of
+the program's code runs. From there each test has timeout_s of wall clock; a process's first
+test also carries the program's loading (its imports, its top-level code; for `assert`, the
+setup). A stdio case is also bounded by the CPU time the program used after `started` (its
+threads and the children it waited for), so parallel workers do not stretch the limit
+(children it never waits for are bounded by the wall clock and the process limit only; a
+cgroup per program, issue #14, would count them too).
+Past the limit, the test fails with reason `time_limit`: a wrong answer, scored like any
+other, with partial credit for the tests it passed, wherever it hangs. A `call` program that
+runs out of time before it has loaded (the harness's `loaded` frame) fails every case left
+at once: loading again would end the same way. `budget_s` bounds the whole run, so a
+caller's own deadline (the reward service's) can be set past it and never preempt the verdict.
+
+Nothing the program sends makes run_tests raise: every frame, value, nesting and size (up to
+the caps) ends as that test's failure (a value that does not decode or cannot be compared is
+`wrong_answer`, a frame out of turn ends the process: `runtime_error`), never as an exception
+the reward service would turn into an unscored `error`. Only a sandbox that cannot start at
+all raises (SandboxError); a zygote that died or stopped answering, even one the program
+killed or stopped, is replaced.
+
+Comparisons (wire.values_equal, wire.tokens_equal) are exact except where the expected
+value is a float. `stdio`: tokens split on ASCII whitespace; an expected integer token
+needs exactly that spelling (`42`, not `+42`, `042`, `42.0`, `٤٢`, `4_2`); an expected
+decimal or exponent token (`2.50`, `1e-3`) takes an ASCII number within 1e-6 (relative or
+absolute); any other token, the same string. `call`: an int expected needs an int of that
+value (not `1e9` or `True`), a float expected an int or float within 1e-6 relative; lists
+and tuples alike, element by element; a dict's keys in any order. A set (or a list in another
+order) matches an expected list only where the test declares the result unordered:
+`"unordered": true` on the tests object (every case) or on one case (overriding the tests
+object's), allowed only for `call` and only where `expected` is a list.
 """
 
 from __future__ import annotations
@@ -22,11 +55,29 @@ from dataclasses import dataclass, field, replace
 
 from sandboxes import wire
 from sandboxes.limits import Limits
-from sandboxes.process import STARTUP_S, Proc, abandon, caps_for, drive, kill_all, spawn
+from sandboxes.process import (
+    GRACE_S,
+    STARTUP_S,
+    TIME_LIMIT,
+    Proc,
+    abandon,
+    caps_for,
+    drive,
+    kill_all,
+    spawn,
+)
 from sandboxes.zygote import Zygote, default_zygote
 
 KINDS = ("assert", "stdio", "call")
 LANGUAGES = ("python",)
+# Every reason a test can fail with. All are the program's verdicts (scored), none means "could
+# not score": those belong to the reward service (timeout, crashed, bad_reference, error).
+REASONS = ("ok", "wrong_answer", "runtime_error", TIME_LIMIT, "memory", "output_limit",
+           "syntax_error", "unsupported")
+# Per round on top of timeout_s, for budget_s: start-up, leftovers holding the pipes after the
+# program ended, and killing and respawning on a busy machine.
+_ROUND_OVERHEAD_S = STARTUP_S + GRACE_S + 1.0
+_MAX_FRAME_BYTES = 64 << 20  # one `call` result line, at most
 
 
 class BadTests(ValueError):
@@ -36,7 +87,7 @@ class BadTests(ValueError):
 @dataclass(frozen=True)
 class TestOutcome:
     passed: bool
-    reason: str = "ok"  # ok, wrong_answer, runtime_error, timeout, memory, output_limit, syntax_error
+    reason: str = "ok"  # one of REASONS
     detail: str = ""
 
 
@@ -80,6 +131,7 @@ def validate(tests) -> dict:
             raise BadTests("`assert` needs a non-empty list of strings in `tests`")
         if not isinstance(setup, str):
             raise BadTests("`setup` must be a string")
+        _check_unordered(tests, [], kind)
         for i, src in enumerate([setup, *snippets]):
             try:
                 compile(src, "<test>", "exec")
@@ -89,6 +141,7 @@ def validate(tests) -> dict:
         cases = tests.get("cases")
         if not isinstance(cases, list) or not cases or not all(isinstance(c, dict) for c in cases):
             raise BadTests(f"`{kind}` needs a non-empty list of objects in `cases`")
+        _check_unordered(tests, cases, kind)
         for c in cases:
             if kind == "stdio" and not (isinstance(c.get("stdin", ""), str) and isinstance(c.get("stdout"), str)):
                 raise BadTests("a `stdio` case needs string `stdout` (and optional string `stdin`)")
@@ -100,11 +153,28 @@ def validate(tests) -> dict:
     return tests
 
 
+def _check_unordered(tests: dict, cases: list[dict], kind: str) -> None:
+    """`unordered` (on the tests object, or on a case to override it): a bool, for `call`
+    cases whose `expected` is a list. An order-free match is what the test declares, never
+    what a result's type (a set) implies."""
+    default = tests.get("unordered", False)
+    flags = [default, *(c["unordered"] for c in cases if "unordered" in c)]
+    if any(type(f) is not bool for f in flags):
+        raise BadTests("`unordered` must be true or false")
+    if kind != "call" and any(flags):
+        raise BadTests("`unordered` applies to `call` results only")
+    for c in cases:
+        if c.get("unordered", default) and type(c.get("expected")) not in (list, tuple, set, frozenset):
+            raise BadTests("an `unordered` case needs a list in `expected`")
+
+
 def budget_s(tests, limits: Limits) -> float:
-    """Upper bound on the wall time of run_tests (for a caller's own deadline)."""
+    """Upper bound on the wall time of run_tests (for a caller's own deadline). Worst case:
+    every test hangs and costs its own round (a fresh process that loads the program, runs
+    to the deadline and is killed), so the time_limit verdict arrives within this bound."""
     tests = validate(tests)
     n = len(tests["tests"] if tests["kind"] == "assert" else tests["cases"])
-    return n * (limits.timeout_s + STARTUP_S) + STARTUP_S
+    return n * (limits.timeout_s + _ROUND_OVERHEAD_S) + STARTUP_S
 
 
 def run_tests(program: str, tests, limits: Limits | None = None, zygote: Zygote | None = None) -> TestReport:
@@ -120,6 +190,8 @@ def run_tests(program: str, tests, limits: Limits | None = None, zygote: Zygote 
         outcomes = _call(program, tests, limits, z)
     else:
         outcomes = _assert(program, tests, limits, z)
+    # Defence in depth: whatever a test process reported, the verdict is one of REASONS.
+    outcomes = [o if o.reason in REASONS else replace(o, reason="runtime_error") for o in outcomes]
     return TestReport(outcomes, z.level, time.monotonic() - t0)
 
 
@@ -135,7 +207,11 @@ def _stdio(program: str, cases: list[dict], limits: Limits, z: Zygote) -> list[T
     outcomes: list[TestOutcome] = []
     data = json.dumps({"program": program}).encode()
     for case in cases:
-        p = spawn({"role": "script"}, limits, data=data, stdin=case.get("stdin", "").encode(), zygote=z)
+        p = spawn({"role": "script"}, limits, data=data, stdin=case.get("stdin", "").encode(),
+                  frames=True, zygote=z)
+        _await_start(p, limits)
+        # `started` is the only frame: the harness closes fd 4 before the program runs.
+        p.on_frame = lambda p, f: _on_started(p, f, limits) or p.kill()
         try:
             drive([p], caps_for(limits))
         finally:
@@ -146,13 +222,34 @@ def _stdio(program: str, cases: list[dict], limits: Limits, z: Zygote) -> list[T
             outcomes.append(TestOutcome(False, "syntax_error"))
             outcomes += [TestOutcome(False, "syntax_error")] * (len(cases) - len(outcomes))
             break
-        if reason != "ok":
+        if reason == "ok" and r.cpu_s - p.startup_cpu_s > limits.timeout_s:
+            # In time by the wall clock but not by the CPU: threads or worker processes
+            # that it waited for ran in parallel. timeout_s bounds the program's CPU time too.
+            reason = TIME_LIMIT
+            outcomes.append(TestOutcome(False, reason, f"{r.cpu_s - p.startup_cpu_s:.2f} s of CPU"))
+        elif reason != "ok":
             outcomes.append(TestOutcome(False, reason, r.stderr[-300:].decode(errors="replace")))
         elif wire.tokens_equal(r.stdout.decode(errors="replace"), case["stdout"]):
             outcomes.append(TestOutcome(True))
         else:
             outcomes.append(TestOutcome(False, "wrong_answer"))
     return outcomes
+
+
+def _await_start(p: Proc, limits: Limits) -> None:
+    """Until the harness says `started`, only our start-up runs (fork, namespaces, reading the
+    job; for `assert`, also the tests process's imports): none of it is the program's time.
+    It may take STARTUP_S + timeout_s (budget_s counts on STARTUP_S); past that (a machine
+    too loaded to start a process) the test fails as time_limit, as it did before."""
+    p.deadline = p.started + STARTUP_S + limits.timeout_s
+
+
+def _on_started(p: Proc, f: dict, limits: Limits) -> bool:
+    """The `started` frame: the program's own time begins; it has timeout_s from here."""
+    if not p.mark_started(f):
+        return False
+    p.deadline = p.program_started_at + limits.timeout_s
+    return True
 
 
 # --- call ---------------------------------------------------------------------------------
@@ -163,53 +260,94 @@ def _call(program: str, tests: dict, limits: Limits, z: Zygote) -> list[TestOutc
     outcomes: list[TestOutcome | None] = [None] * n
     # Only the inputs travel: `expected` stays here.
     inputs = [{"args": c.get("args", []), "kwargs": c.get("kwargs", {})} for c in cases]
+    frame_caps = [_frame_cap(c["expected"]) for c in cases]
     start = 0
     while start < n:
-        nxt = [start]
-        load_error: list[str] = []
+        # The frames of one round, in order: `started` (ours), then `loaded` or `load_error`
+        # (ours, though the program could have written them first), then one result per case
+        # from `start` on. All but `started` may be the program's: anything out of turn ends
+        # the round.
+        st = {"next": start, "loaded": False, "load_error": None}
+        # Read on every read of the pipe: the longest line the next result may take.
+        caps = {**caps_for(limits), "frames": frame_caps[start]}
 
-        def on_frame(p: Proc, f: dict, nxt: list = nxt, load_error: list = load_error,
-                     start: int = start) -> None:
-            k = nxt[0]
-            if "load_error" in f and k == start:
-                reason = f["load_error"] if f["load_error"] in ("syntax_error", "memory") else "runtime_error"
-                load_error.append(reason)
+        def on_frame(p: Proc, f: dict, st: dict = st, caps: dict = caps) -> None:
+            if _on_started(p, f, limits):
                 return
-            if k >= n or f.get("i") != k:  # out of order, forged or garbage: stop trusting it
+            if p.program_started_at is None:
                 p.kill()
                 return
-            if "v" in f:
-                try:
-                    ok = wire.values_equal(wire.decode(f["v"]), cases[k]["expected"])
-                except (wire.WireError, RecursionError):
-                    ok = False
-                outcomes[k] = TestOutcome(ok, "ok" if ok else "wrong_answer")
-            else:
-                reason = f.get("reason") if f.get("reason") in ("memory", "runtime_error") else "runtime_error"
-                outcomes[k] = TestOutcome(False, reason, str(f.get("detail", ""))[:300])
-            nxt[0] = k + 1
+            if not st["loaded"]:
+                if f == {"loaded": 1}:
+                    st["loaded"] = True
+                    return
+                if "load_error" in f and set(f) <= {"load_error", "detail"} and st["load_error"] is None:
+                    st["load_error"] = f["load_error"] if f["load_error"] in ("syntax_error", "memory") else "runtime_error"
+                    return
+                # A result written by the program's own code while it loads is its answer, as
+                # anywhere else (it gains nothing over returning it); it got far enough to answer.
+                st["loaded"] = "i" in f
+            k = st["next"]
+            if k >= n or type(f.get("i")) is not int or f["i"] != k:  # out of order, forged, garbage
+                p.kill()
+                return
+            outcomes[k] = _call_outcome(f, cases[k], tests)
+            st["next"] = k + 1
+            caps["frames"] = frame_caps[min(k + 1, n - 1)]
             p.deadline = time.monotonic() + limits.timeout_s
 
         data = json.dumps({"program": program, "entry_point": tests["entry_point"],
                            "cases": inputs, "start": start}).encode()
         p = spawn({"role": "call"}, _for_rounds(limits, n - start), data=data, frames=True, zygote=z)
+        _await_start(p, limits)
         p.on_frame = on_frame
         try:
-            drive([p], caps_for(limits), until=lambda nxt=nxt: nxt[0] >= n)
+            drive([p], caps, until=lambda st=st: st["next"] >= n)
         finally:
-            if nxt[0] >= n:
+            if st["next"] >= n:
                 abandon([p])  # every case answered: its exit status adds nothing
             kill_all([p])
-        if load_error or nxt[0] == start and p.result.reason != "timeout" and not p.result.frames:
-            reason = load_error[0] if load_error else _ended(p)
+        if st["load_error"] or not st["loaded"]:
+            # It never got to a case: it did not load (an error, a crash, or out of time while
+            # loading). Loading again would end the same way, so every case left fails now
+            # (one round, not one per case: a hang while loading costs timeout_s once).
+            reason = st["load_error"] or _ended(p)
             for k in range(start, n):
                 outcomes[k] = TestOutcome(False, reason)
             break
-        k = nxt[0]
+        k = st["next"]
         if k < n:  # the process ended while case k was running
             outcomes[k] = TestOutcome(False, _ended(p))
         start = k + 1
     return [o or TestOutcome(False, "runtime_error") for o in outcomes]
+
+
+def _call_outcome(f: dict, case: dict, tests: dict) -> TestOutcome:
+    """One case's verdict from its result frame. Everything in the frame is the program's
+    data; a value that does not decode, or cannot be compared, is a wrong answer."""
+    if set(f) == {"i", "v"}:
+        unordered = case.get("unordered", tests.get("unordered", False))
+        try:
+            ok = wire.values_equal(wire.decode(f["v"]), case["expected"], unordered=unordered)
+        except wire.WireError:
+            ok = False
+        return TestOutcome(ok, "ok" if ok else "wrong_answer")
+    reason = f.get("reason") if f.get("reason") in ("memory", "runtime_error") else "runtime_error"
+    detail = f.get("detail")
+    return TestOutcome(False, reason, detail[:300] if type(detail) is str else "")
+
+
+def _frame_cap(expected) -> int:
+    """The longest result line worth parsing for a case: a result that can match is at most a
+    small multiple of the expected value's own encoding (a float's long repr, a big int for
+    an expected float), so a longer line is wrong (`output_limit`). Parsing it would cost the
+    parent, the reward service's worker, time and memory outside every deadline: a forged
+    60 MB line took 24 s and 3 GB, long enough for the service's own unscored `timeout`."""
+    try:
+        size = len(json.dumps(wire.encode(expected), separators=(",", ":")))
+    except (wire.WireError, RecursionError, TypeError, ValueError):
+        return _MAX_FRAME_BYTES
+    return min(max(16 * size, 1 << 20), _MAX_FRAME_BYTES)
 
 
 def _ended(p: Proc) -> str:
@@ -227,6 +365,7 @@ def _assert(program: str, tests: dict, limits: Limits, z: Zygote) -> list[TestOu
     while start < n:
         running: list[int] = []  # the test B has started and not finished
         stop: list[str] = []  # B could not get to the tests at all: reason for all the rest
+        first = [True]  # the round's first test: its deadline also covers loading and setup
 
         a_to_b, b_to_a = os.pipe(), os.pipe()
         unconsumed = {*a_to_b, *b_to_a}  # spawn hands these over (and closes ours)
@@ -235,7 +374,7 @@ def _assert(program: str, tests: dict, limits: Limits, z: Zygote) -> list[TestOu
         try:
             unconsumed -= {a_to_b[1], b_to_a[0]}
             a = spawn({"role": "server"}, lim, data=json.dumps({"program": program}).encode(),
-                      extra={5: a_to_b[1], 6: b_to_a[0]}, zygote=z)
+                      extra={5: a_to_b[1], 6: b_to_a[0]}, frames=True, zygote=z)
             procs.append(a)
             unconsumed -= {a_to_b[0], b_to_a[1]}
             b = spawn({"role": "tests"}, lim, frames=True, zygote=z, isolate=False, drop_uid=False,
@@ -249,22 +388,50 @@ def _assert(program: str, tests: dict, limits: Limits, z: Zygote) -> list[TestOu
             kill_all(procs)
             raise
 
+        def on_a_frame(p: Proc, f: dict, a: Proc = a, b: Proc = b, first: list = first) -> None:
+            # A's one frame: `started`, written once B has asked for its names (so B's own
+            # start-up, its imports included, is over) and before the program loads. The
+            # round's clock (loading, the setup, the first test) starts there. The harness
+            # closes fd 4 before the program runs: any other frame is impossible, so garbage.
+            if not _on_started(a, f, limits):
+                a.kill()
+            elif first[0]:
+                b.deadline = a.deadline
+
         def on_frame(p: Proc, f: dict, a: Proc = a, b: Proc = b, running: list = running,
-                     stop: list = stop) -> None:
-            if "s" in f:
-                running[:] = [f["s"]]
-                a.deadline = b.deadline = time.monotonic() + limits.timeout_s
+                     stop: list = stop, first: list = first, start: int = start) -> None:
+            # B is our own process, but check its frames all the same: a frame that does not
+            # name a test of this round must not be able to make the judge raise.
+            k = f.get("s", f.get("e"))
+            if ("s" in f or "e" in f) and not (type(k) is int and start <= k < n):
+                b.kill()
+            elif f == {"ready": 1} and a.program_started_at is None:
+                # B's start-up (its imports: numpy, torch) is over; A starts the program's
+                # clock once B asks it for names. Until then, only our start-up runs: it gets
+                # a fresh allowance from here, however long B's imports took.
+                a.deadline = b.deadline = time.monotonic() + limits.timeout_s + STARTUP_S
+            elif "s" in f:
+                running[:] = [k]
+                # The round's first test keeps the round's deadline if that is sooner: loading
+                # shares it (as in `call` and `stdio`). Else a program that loads for most of
+                # it and then hangs would cost two deadlines per test and outrun budget_s.
+                deadline = time.monotonic() + limits.timeout_s
+                a.deadline = b.deadline = min(deadline, b.deadline) if first[0] else deadline
+                first[0] = False
             elif "e" in f:
-                k = f["e"]
-                reason = "ok" if f.get("ok") else str(f.get("reason", "runtime_error"))
+                ok = f.get("ok") is True
+                reason = "ok" if ok else str(f.get("reason", "runtime_error"))[:40]
                 if f.get("dead"):
                     reason = "dead"  # refined below from how the candidate ended
-                outcomes[k] = TestOutcome(bool(f.get("ok")), reason, str(f.get("detail", ""))[:300])
+                detail = f.get("detail")
+                outcomes[k] = TestOutcome(ok, reason, detail[:300] if type(detail) is str else "")
                 running.clear()
             elif "load_error" in f or "setup_error" in f:
-                stop.append(str(f.get("load_error") or f.get("setup_error")))
+                stop.append(str(f.get("load_error") or f.get("setup_error"))[:40])
 
+        a.on_frame = on_a_frame
         b.on_frame = on_frame
+        # Until A says `started`, only start-up runs (both processes', B's imports included).
         a.deadline = b.deadline = time.monotonic() + limits.timeout_s + STARTUP_S
         caps = caps_for(limits)
         try:
@@ -280,16 +447,20 @@ def _assert(program: str, tests: dict, limits: Limits, z: Zygote) -> list[TestOu
             if outcomes[k] is not None and outcomes[k].reason == "dead":
                 outcomes[k] = TestOutcome(False, dead_reason)
         if stop or (not running and all(outcomes[k] is None for k in range(start, n))):
-            reason = stop[0] if stop else ("timeout" if b.result.timed_out else dead_reason)
-            if reason not in ("syntax_error", "memory", "timeout", "output_limit"):
+            reason = stop[0] if stop else (TIME_LIMIT if b.result.timed_out else dead_reason)
+            if reason not in ("syntax_error", "memory", TIME_LIMIT, "output_limit"):
                 reason = "runtime_error"
+            if reason == "runtime_error" and (a.result.timed_out or b.result.timed_out):
+                # The deadline killed A a moment before B, and B reported "candidate died":
+                # the death was ours, the program had simply not finished loading in time.
+                reason = TIME_LIMIT
             for k in range(start, n):
                 if outcomes[k] is None:
                     outcomes[k] = TestOutcome(False, reason)
             break
         if running:
             k = running[0]
-            outcomes[k] = TestOutcome(False, "timeout" if b.result.timed_out else dead_reason)
+            outcomes[k] = TestOutcome(False, TIME_LIMIT if b.result.timed_out else dead_reason)
             start = k + 1
         else:
             done = [k for k in range(start, n) if outcomes[k] is not None]

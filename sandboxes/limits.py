@@ -12,7 +12,9 @@ class Limits:
     """Limits for one program run. Per process unless said otherwise.
 
     timeout_s:      wall clock; at the deadline the parent kills the whole process group.
-    cpu_s:          RLIMIT_CPU; None means ceil(timeout_s) + 1.
+                    In run_tests: per test, counted from the harness's `started` (after the
+                    sandbox's own start-up), and for a stdio case also its CPU time (judge.py).
+    cpu_s:          RLIMIT_CPU, a backstop per process; None means ceil(timeout_s) + 1.
     memory_bytes:   RLIMIT_AS (address space) of each process.
     file_bytes:     RLIMIT_FSIZE (largest file); also the size of the tmpfs work directory
                     under the `namespaces` level.

@@ -8,11 +8,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import selectors
 import shutil
 import signal
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +24,15 @@ from sandboxes.zygote import SandboxError, Zygote, default_zygote
 
 GRACE_S = 0.5  # after the keeper reports, how long leftovers may hold our pipes open
 STARTUP_S = 2.0  # slack for process start-up on a busy machine, on top of timeout_s
+TIME_LIMIT = "time_limit"  # the reason of a program that ran out of wall or CPU time
+# Channels that only our code uses (the payload's job data, its frames, the keeper's status)
+# are socket pairs, not pipes: a program sharing our uid (the rlimits level as a non-root
+# user) can open a pipe of ours through /proc/<pid>/fd/N and write into it (a forged verdict
+# frame, a forged exit status), but a socket cannot be opened that way (ENXIO). stdin,
+# stdout and stderr stay pipes: programs open /dev/stdin and /dev/stdout.
+_SOCKET_CHANNELS = ("data", "frames", "status")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -43,13 +54,16 @@ class RunResult:
 
     @property
     def reason(self) -> str:
-        """Failure class of the process as a whole: ok, timeout, memory, output_limit, runtime_error."""
+        """Failure class of the process as a whole: ok, time_limit, memory, output_limit,
+        runtime_error. `time_limit` (the wall deadline, or RLIMIT_CPU's SIGXCPU / SIGKILL) is
+        the program's verdict, a wrong answer like the others; it is not the reward service's
+        `timeout`, which means the service itself ran out of time and could not score."""
         if self.timed_out:
-            return "timeout"
+            return TIME_LIMIT
         if self.output_limited:
             return "output_limit"
         if self.signal in (signal.SIGXCPU, signal.SIGKILL) and self.cpu_s >= 0.9 * self.cpu_limit_s:
-            return "timeout"
+            return TIME_LIMIT
         tail = self.stderr[-2000:]
         if b"MemoryError" in tail or b"bad_alloc" in tail or b"out of memory" in tail.lower():
             return "memory"
@@ -77,6 +91,10 @@ class Proc:
         self.pid = -1
         self.pidfd = -1
         self.started = time.monotonic()
+        # Set by the harness's `started` frame (see mark_started): the program's own time
+        # begins there, after our start-up; None until then.
+        self.program_started_at: float | None = None
+        self.startup_cpu_s = 0.0
 
     # --- control --------------------------------------------------------------------------
     def kill(self, timed_out: bool = False, output_limited: bool = False) -> None:
@@ -114,9 +132,8 @@ class Proc:
         r = self.result
         r.duration_s = time.monotonic() - self.started
         r.stdout, r.stderr = bytes(self.out["stdout"]), bytes(self.out["stderr"])
-        status_lines = bytes(self.out["status"]).splitlines()
-        for line in status_lines:
-            msg = json.loads(line)
+        status_lines = [m for m in map(_status_line, bytes(self.out["status"]).splitlines()) if m]
+        for msg in status_lines:
             if "error" in msg:
                 self._close_all()
                 self.finished = True
@@ -132,6 +149,17 @@ class Proc:
         self._close_all()
         self.finished = True
 
+    def mark_started(self, frame: dict) -> bool:
+        """Is `frame` the harness's `started` (the first frame of a run, written before any
+        of the program's code)? If so, note when and how much CPU start-up took."""
+        if self.program_started_at is not None or len(self.result.frames) != 1:
+            return False
+        cpu = frame.get("cpu_s")
+        if set(frame) != {"started", "cpu_s"} or type(cpu) not in (int, float) or not 0 <= cpu < 1e6:
+            return False
+        self.program_started_at, self.startup_cpu_s = time.monotonic(), float(cpu)
+        return True
+
     # --- I/O --------------------------------------------------------------------------------
     def on_readable(self, fd: int, cap: int) -> None:
         name = self.fds[fd]
@@ -139,6 +167,8 @@ class Proc:
             chunk = os.read(fd, 1 << 16)
         except BlockingIOError:
             return
+        except ConnectionResetError:
+            chunk = b""
         if not chunk:
             os.close(fd)
             del self.fds[fd]
@@ -161,7 +191,15 @@ class Proc:
                 if type(frame) is not dict:
                     frame = {"bad": True}
                 self.result.frames.append(frame)
-                self.on_frame(self, frame)
+                try:
+                    self.on_frame(self, frame)
+                except Exception:
+                    # Frames carry the candidate's data. A handler that cannot take one must
+                    # not make the whole run raise (an unscored `error`, an escape from the
+                    # penalty): the process is no longer trusted and its current test fails.
+                    log.exception("frame handler failed on a frame from pid %d; killing it", self.pid)
+                    self.kill()
+                    return
 
     def on_writable(self, fd: int) -> None:
         view = self.pending[fd]
@@ -209,8 +247,12 @@ def spawn(job: dict, limits: Limits, *, data: bytes = b"", stdin: bytes | None =
     slots: list[int] = []
 
     def pipe(name: str, slot: int, ours_reads: bool, payload: bytes = b"") -> None:
-        r, w = os.pipe()
-        ours, their = (r, w) if ours_reads else (w, r)
+        if name in _SOCKET_CHANNELS:
+            a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            ours, their = a.detach(), b.detach()
+        else:
+            r, w = os.pipe()
+            ours, their = (r, w) if ours_reads else (w, r)
         os.set_blocking(ours, False)
         if ours_reads:
             p.fds[ours] = name
@@ -221,7 +263,8 @@ def spawn(job: dict, limits: Limits, *, data: bytes = b"", stdin: bytes | None =
         theirs.append(their)
         slots.append(slot)
 
-    status_r, status_w = os.pipe()
+    status_pair = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    status_r, status_w = (sk.detach() for sk in status_pair)
     os.set_blocking(status_r, False)
     p.fds[status_r] = "status"
     try:
@@ -340,6 +383,23 @@ def run(job: dict | None = None, limits: Limits | None = None, *, argv: list[str
     finally:
         kill_all([p])
     return p.result
+
+
+def _status_line(line: bytes) -> dict | None:
+    """One line the keeper wrote, or None for a line it cannot have written (only a program
+    that reached our end of the channel could; it gets no say in its exit status)."""
+    try:
+        msg = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if type(msg) is not dict:
+        return None
+    if set(msg) == {"error"} and type(msg["error"]) is str:
+        return msg
+    ok = (set(msg) == {"status", "cpu_s", "maxrss_kb"} and type(msg["status"]) is int
+          and 0 <= msg["status"] < 1 << 16 and type(msg["cpu_s"]) in (int, float)
+          and math.isfinite(msg["cpu_s"]) and type(msg["maxrss_kb"]) is int)
+    return msg if ok else None
 
 
 def _sweep_uid(z: Zygote, uid: int) -> None:

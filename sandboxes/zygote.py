@@ -15,8 +15,11 @@ inside, daemons included.
 
 The zygote is started with exec (never fork) and a clean environment, so its memory, and
 every program's memory forked from it, holds none of the parent's data: no secrets, no
-expected outputs. Data for one job (the program, the tests) travels in a pipe straight from
-the parent to that job's payload, never through the zygote.
+expected outputs. Data for one job (the program, the tests) travels in a socket pair straight
+from the parent to that job's payload, never through the zygote. The zygote is not dumpable
+(no ptrace, no /proc/<pid>/fd or mem, even for a program with its uid), and a client whose
+zygote died or stopped answering (a program that shares its uid can still kill or stop it)
+starts a new one and resends.
 
 Try it: `python -m sandboxes doctor`.
 """
@@ -27,6 +30,7 @@ import atexit
 import fcntl
 import gc
 import json
+import logging
 import os
 import signal
 import socket
@@ -39,6 +43,11 @@ from sandboxes import isolation
 
 MAX_HEADER = 1 << 16
 FD_SLOTS = 16  # payload fds 0..FD_SLOTS-1 are set up; everything above is closed
+START_TIMEOUT_S = 60.0  # for the zygote's hello: a fresh interpreter, imports, the probe
+REPLY_TIMEOUT_S = 10.0  # for its answer to one job (a fork: milliseconds, even under load)
+
+
+log = logging.getLogger(__name__)
 
 
 class SandboxError(RuntimeError):
@@ -53,6 +62,11 @@ def serve() -> None:
     """Zygote main loop. argv: parent pid, socket fd, base dir, requested level."""
     parent_pid, sock_fd, base_dir, wanted = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
     isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
+    # A program that shares our uid (the rlimits level as a non-root user) must not attach to
+    # us or read our memory: we fork every later sandbox. (It can still kill us; the client
+    # then starts a new zygote, see Zygote.spawn.) Children inherit this: our trusted `tests`
+    # helper is never dumpable, and a program's payload turns it back on (_payload).
+    isolation.prctl(isolation.PR_SET_DUMPABLE, 0)
     if os.getppid() != parent_pid:  # the parent died before we could arm PDEATHSIG
         os._exit(0)
     sock = socket.socket(fileno=sock_fd)
@@ -181,6 +195,8 @@ def _payload(job: dict, status_fd: int, slots: list[int]) -> None:  # pragma: no
     """Second child: finish isolation, move fds into place, hand over to the harness."""
     try:
         isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
+        if not job.get("light"):
+            isolation.prctl(isolation.PR_SET_DUMPABLE, 1)  # the program's own /proc, as usual
         from sandboxes.limits import Limits, apply_rlimits
         limits = Limits(**job["limits"])
         workdir = job["workdir"]
@@ -230,28 +246,40 @@ class Zygote:
     "rlimits" (skip namespaces even where they work).
     """
 
-    def __init__(self, level: str = "auto"):
+    def __init__(self, level: str = "auto", reply_timeout_s: float = REPLY_TIMEOUT_S):
         if level not in ("auto", *isolation.LEVELS):
             raise ValueError(f"unknown isolation level {level!r}")
         self.owner_pid = os.getpid()
+        self.requested = level
+        self.reply_timeout_s = reply_timeout_s
         self.base_dir = tempfile.mkdtemp(prefix="sandboxes-")
         os.chmod(self.base_dir, 0o711)  # a per-run uid must reach the work mount point
         os.mkdir(os.path.join(self.base_dir, "work"), 0o755)
         self._lock = threading.Lock()
+        self.restarts = 0
+        self.proc: subprocess.Popen | None = None
+        self._start()
+        if level == "namespaces" and self.level != "namespaces":
+            self.close()
+            raise SandboxError(f"namespaces isolation unavailable: {self.why}")
+
+    def _start(self) -> None:
+        """Start the server process and read its hello (level, uid_ok, hidden dirs)."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {k: v for k, v in isolation.CLEAN_ENV.items()}
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-I", "-c", _BOOT, str(os.getpid()), str(theirs.fileno()),
-                 self.base_dir, level],
+                 self.base_dir, self.requested],
                 pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL, cwd="/")
         except OSError as e:
+            ours.close()
             raise SandboxError(f"cannot start the zygote: {e}") from e
         finally:
             theirs.close()
         self.sock = ours
-        self.sock.settimeout(60)
+        self.sock.settimeout(START_TIMEOUT_S)
         try:
             hello = json.loads(self.sock.recv(MAX_HEADER) or b"null")
         except (OSError, ValueError) as e:
@@ -260,12 +288,10 @@ class Zygote:
         if not hello:
             self.close()
             raise SandboxError("the zygote exited during start-up")
+        self.sock.settimeout(self.reply_timeout_s)
         self.level, self.why = hello["level"], hello["why"]
         self.uid_ok: bool = hello["uid_ok"]  # may a per-run uid be used (root only)
         self.hidden: list[str] = hello["hidden"]
-        if level == "namespaces" and self.level != "namespaces":
-            self.close()
-            raise SandboxError(f"namespaces isolation unavailable: {self.why}")
 
     @property
     def work_mount(self) -> str:
@@ -275,20 +301,64 @@ class Zygote:
         return self.proc.poll() is None and os.getpid() == self.owner_pid
 
     def spawn(self, job: dict, fds: list[int]) -> tuple[int, int]:
-        """Start one job; returns (keeper pid, pidfd). `fds[0]` is the status pipe's write end."""
+        """Start one job; returns (keeper pid, pidfd). `fds[0]` is the status channel's write
+        end. A zygote that died or stopped answering (a program at the rlimits level as a
+        non-root user shares its uid: it can SIGKILL or SIGSTOP it) is replaced and the job
+        sent again: losing it must cost the program that did it its own test, never turn
+        the tests after it, its own or the next item's, into an unscored error."""
         header = json.dumps(job).encode()
         with self._lock:
+            if self._lost(wait_s=0.0):
+                self._restart()
             try:
-                socket.send_fds(self.sock, [header], fds)
-                msg, got, _, _ = socket.recv_fds(self.sock, MAX_HEADER, 1)
-            except OSError as e:
-                raise SandboxError(f"zygote unreachable: {e}") from e
-        reply = json.loads(msg or b"null")
-        if not reply or "pid" not in reply:
+                return self._send(header, fds)
+            except SandboxError:
+                if not self._lost(wait_s=1.0):  # alive but not answering: stopped or stuck
+                    self.proc.kill()
+                    self.proc.wait()
+            self._restart()
+            return self._send(header, fds)
+
+    def _send(self, header: bytes, fds: list[int]) -> tuple[int, int]:
+        try:
+            socket.send_fds(self.sock, [header], fds)
+            msg, got, _, _ = socket.recv_fds(self.sock, MAX_HEADER, 1)
+        except OSError as e:
+            raise SandboxError(f"zygote unreachable: {e}") from e
+        try:
+            reply = json.loads(msg or b"null")
+        except ValueError:
+            reply = None
+        if type(reply) is not dict or "pid" not in reply or len(got) != 1:
             for fd in got:
                 os.close(fd)
             raise SandboxError(f"zygote refused the job: {reply}")
         return reply["pid"], got[0]
+
+    def _lost(self, wait_s: float) -> bool:
+        """Has our zygote process ended (waiting up to wait_s for a dying one)?"""
+        if os.getpid() != self.owner_pid or self.proc is None:
+            return False
+        if not wait_s:
+            return self.proc.poll() is not None
+        try:
+            self.proc.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    def _restart(self) -> None:
+        old_level = self.level
+        log.warning("sandbox zygote (pid %d) is gone (exit %s); starting a new one",
+                    self.proc.pid, self.proc.returncode)
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        self.restarts += 1
+        self._start()
+        if self.level != old_level:
+            raise SandboxError(f"the restarted zygote runs at {self.level}, not {old_level}")
 
     def close(self) -> None:
         try:

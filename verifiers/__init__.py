@@ -11,21 +11,30 @@ for code) are imported on first use.
 
 from typing import Any
 
+from verifiers import moved
 from verifiers.format import FormatVerifier
-from verifiers.score import BadReference, Score, ServiceError, SpecError, VerifierError
+from verifiers.score import (
+    UNSCORED_REASONS,
+    BadReference,
+    Score,
+    ServiceError,
+    SpecError,
+    VerifierError,
+)
 from verifiers.shaping import LanguageConsistency, OverlongPenalty, RepetitionPenalty
-from verifiers.spec import parse_spec, register
+from verifiers.spec import BUILTINS, parse_spec, register
 from verifiers.verifier import Fallback, FunctionVerifier, Gate, Scaled, Sum, Verifier
 
+moved.install()  # the flat layout's module paths (verifiers.service, ...) still import
+
+# Heavy names, imported on first use: the built-in verifiers' classes (from the registry
+# table) and a few functions and classes of the layers above.
 _LAZY = {
-    "MathVerifier": "verifiers.math_answers",
-    "ExactVerifier": "verifiers.math_answers",
-    "math_equal": "verifiers.math_answers",
+    **{cls: module for module, _, cls in (path.partition(":") for path in BUILTINS.values())},
+    "math_equal": "verifiers.math.verifier",
     "extract_answer": "verifiers.extract",
-    "CodeVerifier": "verifiers.code",
-    "RewardService": "verifiers.service",
-    "Outcome": "verifiers.service",
-    "UNSCORED_REASONS": "verifiers.service",
+    "RewardService": "verifiers.runtime.local",
+    "Outcome": "verifiers.runtime.local",
 }
 
 __all__ = [

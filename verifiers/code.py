@@ -7,11 +7,15 @@
 
 The program is the last fenced block of the `<answer>` (or of the completion, outside
 `<think>`), else the whole answer. value = fraction of tests passed; passed = all passed;
-reason = the first failure's: wrong_answer, runtime_error, timeout, memory, output_limit,
-syntax_error, or no_code when there is nothing to run. Tests run in `sandboxes` (see its
-docstring for isolation levels and the threat model); a malformed tests object raises
-BadReference, a sandbox that cannot start raises SandboxUnavailable (both a VerifierError and
-a sandboxes.SandboxError, so either `except` catches it).
+reason = the first failure's: wrong_answer, runtime_error, time_limit, memory, output_limit,
+syntax_error, or no_code when there is nothing to run. Every one of these is a verdict on the
+program, scored: `time_limit` (a test ran out of time) is a wrong answer that keeps the credit
+of the tests that passed, never the reward service's unscored `timeout`, and `budget_s` makes
+the service's deadline for the item long enough that the verdict arrives first. Comparisons
+are exact except where the expected value is a float (sandboxes.judge says the rules). Tests
+run in `sandboxes` (see its docstring for isolation levels and the threat model); a malformed
+tests object raises BadReference, a sandbox that cannot start raises SandboxUnavailable (both
+a VerifierError and a sandboxes.SandboxError, so either `except` catches it).
 
     python -m pytest tests/verifiers/test_code.py -q
 """
@@ -49,7 +53,7 @@ def extract_program(completion: str) -> str | None:
 
 
 class CodeVerifier(Verifier):
-    """Runs the reference's tests (the DESIGN.md tests object, a dict or its JSON) in the sandbox.
+    """Runs the reference's tests (the docs/design.md tests object, a dict or its JSON) in the sandbox.
 
     timeout_s:      wall-clock limit per test (and per stdio case).
     memory_bytes:   address-space limit per process.
@@ -59,6 +63,9 @@ class CodeVerifier(Verifier):
     """
 
     name = "code"
+    # "namespaces" requires the strongest level, "auto" takes the strongest that works here
+    # (which may be rlimits), "rlimits" gives the program the network and host writes.
+    LIMIT_ORDER = {"isolation": ("namespaces", "auto", "rlimits")}
 
     def __init__(self, *, timeout_s: float = 5.0, memory_bytes: int = 1 << 30,
                  output_bytes: int = 1 << 20, max_processes: int = 32, isolation: str = "auto"):
@@ -72,8 +79,14 @@ class CodeVerifier(Verifier):
         except BadTests as e:
             raise BadReference(str(e)) from e
 
+    def resource_limits(self) -> dict[str, Any]:
+        """Every sandbox limit and the isolation level: a spec chosen by data may only tighten them."""
+        return {**self.limits.to_dict(), "isolation": self.isolation}
+
     def budget_s(self, reference: Any) -> float:
-        """Upper bound on the seconds one item may take: per-test timeouts plus start-up."""
+        """Upper bound on the seconds one item may take: per-test timeouts plus start-up, so
+        that the reward service's deadline (its timeout_s plus this) outlasts the sandbox's
+        own and a looping program gets its `time_limit` verdict, not an unscored `timeout`."""
         return budget_s(self._tests(reference), self.limits)
 
     def score(self, completion: str, reference: Any) -> Score:

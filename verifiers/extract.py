@@ -1,7 +1,7 @@
 """Answer extraction: pull the final answer out of a model's completion. Pure string functions.
 
 No sympy here: extraction decides *which text* is the answer; judging it is
-`verifiers.math_answers`. Every function returns the answer text or None.
+`verifiers.math.verifier`. Every function returns the answer text or None.
 
     extract_answer(text)   the cascade the math verifier uses, on the text outside <think>:
         1. the <answer>...</answer> block; once the model opened one, nothing else counts

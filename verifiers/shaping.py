@@ -27,7 +27,7 @@ from typing import Any
 from verifiers.extract import BRACED_BODY
 from verifiers.format import INVISIBLE
 from verifiers.score import Score
-from verifiers.verifier import Verifier
+from verifiers.verifier import Verifier, check_weight
 
 _TAGS = re.compile(r"</?\s*(?:think|answer)\s*>", re.IGNORECASE)
 _MATH = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\]|\\boxed\s*\{" + BRACED_BODY + r"\}", re.DOTALL)
@@ -95,7 +95,10 @@ class RepetitionPenalty(Verifier):
     def __init__(self, n: int = 3, weight: float = 1.0):
         if n < 1:
             raise ValueError(f"repetition n must be >= 1, got {n}")
-        self.n, self.weight = int(n), float(weight)
+        self.n, self.weight = int(n), check_weight(weight)  # a weight of 1e18 is a spec error
+
+    def value_bound(self) -> float:
+        return abs(self.weight)  # -weight times a fraction
 
     def score(self, completion: str, reference: Any = None) -> Score:
         v = -self.weight * repeated_ngram_fraction(completion, self.n)
@@ -158,7 +161,10 @@ class LanguageConsistency(Verifier):
     def __init__(self, language: str = "en", weight: float = 1.0):
         if language not in _SCRIPTS:
             raise ValueError(f"language must be one of {sorted(_SCRIPTS)}, got {language!r}")
-        self.language, self.weight = language, float(weight)
+        self.language, self.weight = language, check_weight(weight)
+
+    def value_bound(self) -> float:
+        return abs(self.weight)  # weight times a fraction
 
     def score(self, completion: str, reference: Any = None) -> Score:
         # All the prose: reasoning moved into the answer block or between the blocks counts

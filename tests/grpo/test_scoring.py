@@ -130,3 +130,23 @@ def test_streaming_is_off_by_default_for_an_in_process_scorer(model_dir, data_fi
     assert cfg.stream_scoring is None
     train(cfg, scorer=scorer)
     assert scorer.threads == {threading.current_thread().name}
+
+
+def test_a_rows_spec_is_held_to_the_default_specs_limits_without_workers_too():
+    # `grpo train` with 0 reward workers scores in process: a row's spec from the data must not
+    # loosen the default's isolation or limits, nor give an unbounded reward; it is that row's error.
+    scorer = LocalScorer("0.1*format + code(timeout_s=1)")
+    tests = {"kind": "no such kind"}  # stops at the reference: nothing is executed
+    for spec in ["code(isolation=rlimits)", "code(timeout_s=100000)", "math + code(memory_bytes=1e15)",
+                 "1e6*(math + format)", "language(weight=1e18)"]:
+        assert scorer.score(["x"], [tests], [spec])[0].reason == "error", spec
+    assert scorer.score(["<think>a</think><answer>2</answer>"], ["2"], ["math"])[0].passed
+
+
+def test_a_reward_beyond_the_verifiers_bound_is_an_error_without_workers_too():
+    from verifiers.verifier import Verifier
+
+    big = Verifier.wrap(lambda c, r: Score(1e300, True, "ok"), "big")
+    assert LocalScorer(big).score(["x"], [None])[0].reason == "error"
+    assert LocalScorer(lambda c, r: math.inf).score(["x"], [None])[0].reason == "error"
+    assert LocalScorer(lambda c, r: 3.5).score(["x"], [None])[0].value == 3.5  # a plain callable: up to 1e6

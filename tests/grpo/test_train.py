@@ -86,11 +86,12 @@ def test_unscored_items_are_excluded_and_reported(model_dir, data_file, tmp_path
             return Score(0.0, False, "timeout")
         return digit_fraction(completion, reference)
 
-    history = train(_cfg(model_dir, data_file, tmp_path, steps=2), scorer=LocalScorer(flaky))
+    history = train(_cfg(model_dir, data_file, tmp_path, steps=2, timeout_reward=None), scorer=LocalScorer(flaky))
     assert all(h["unscored_frac"] > 0 for h in history)
     assert all(math.isfinite(h["loss"]) and math.isfinite(h["reward_mean"]) for h in history)
 
 
+@pytest.mark.slow  # several seconds of training on CPU
 def test_dynamic_sampling_fills_the_batch_with_informative_groups(model_dir, data_file, tmp_path):
     def half_constant(completion, reference):  # prompts with an even answer all score 1: no signal
         return 1.0 if int(reference) % 2 == 0 else digit_fraction(completion, reference)
@@ -103,6 +104,7 @@ def test_dynamic_sampling_fills_the_batch_with_informative_groups(model_dir, dat
     assert any(h["sampling_rounds"] > 1 for h in dynamic)
 
 
+@pytest.mark.slow  # several seconds of training on CPU
 def test_eval_data_logs_held_out_greedy_accuracy(model_dir, data_file, tmp_path):
     cfg = _cfg(model_dir, data_file, tmp_path, steps=3, eval_data=data_file, eval_every=2)
     history = train(cfg, scorer=LocalScorer(lambda c, r: float(any(ch.isdigit() for ch in c))))

@@ -20,6 +20,7 @@ def test_fixture_has_enough_problems():
     assert {r["tests"]["kind"] for r in ROWS} == {"assert", "stdio", "call"}
 
 
+@pytest.mark.slow  # the whole problem set, wrong solutions included (some run to their time limit)
 @pytest.mark.parametrize("row", ROWS, ids=[r["id"] for r in ROWS])
 def test_solution_passes_and_wrong_ones_do_not(row):
     s = VERIFIER(row["solution"], row["tests"])

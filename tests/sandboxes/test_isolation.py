@@ -45,7 +45,7 @@ def test_memory_bomb_is_a_memory_failure():
 
 def test_infinite_loop_is_killed_at_the_deadline(uids):
     r = go("while True:\n    pass\n")
-    assert r.timed_out and r.reason == "timeout"
+    assert r.timed_out and r.reason == "time_limit"
     assert r.duration_s < TIGHT.timeout_s + 2.0
     assert_no_strays(uids=uids)
 

@@ -103,8 +103,8 @@ def test_honest_program_scores_one_in_every_kind():
 def test_hanging_test_fails_alone_partial_credit_is_honest(kind):
     prog = "def add(a, b):\n    if a == 5:\n        while True: pass\n    return a + b\n"
     rep = run_tests(prog, ALL[kind], TIGHT)
-    assert [o.reason for o in rep.outcomes] == ["ok", "timeout", "ok"]
-    assert rep.fraction == pytest.approx(2 / 3) and not rep.passed and rep.reason == "timeout"
+    assert [o.reason for o in rep.outcomes] == ["ok", "time_limit", "ok"]
+    assert rep.fraction == pytest.approx(2 / 3) and not rep.passed and rep.reason == "time_limit"
 
 
 @pytest.mark.parametrize("kind", ["assert", "call"])

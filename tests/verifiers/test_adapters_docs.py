@@ -62,7 +62,7 @@ def _serve_command(section: str, port: int) -> list[str]:
     line = next(ln for ln in blocks(section, "bash")[0].splitlines() if ln.startswith("verify serve"))
     argv = shlex.split(line)
     argv[argv.index("--port") + 1] = str(port)
-    return [sys.executable, "-m", "verifiers.cli", *argv[1:]]
+    return [sys.executable, "-m", "verifiers.apps.cli", *argv[1:]]
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The TRL adapter: TRL's calling convention, both formats, None for unscored items, metrics,
+"""The TRL adapter: TRL's calling convention, both formats, 0 for a timeout, None for bad data, metrics,
 the async variant from a thread's event loop. A real GRPOTrainer runs it in
 test_adapters_docs.py::test_trl_example (the README's example, on a tiny model)."""
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.verifiers.fake_verifiers import JUDGE
-from verifiers.for_trl import AsyncTRLReward, completion_text, trl_reward
-from verifiers.service import RewardService
+from verifiers.integrations.trl import AsyncTRLReward, completion_text, trl_reward
+from verifiers.runtime.local import RewardService
 
 TOKENIZER = Path(__file__).resolve().parents[2] / "fixtures" / "tokenizer"
 
@@ -31,11 +31,18 @@ def test_completion_text_reads_both_formats():
     assert completion_text(msgs) == "ab"
 
 
-def test_standard_format_with_reference_column_and_none_for_unscored(service):
+def test_standard_format_with_reference_column_and_zero_for_a_timeout(service):
+    # A completion that hangs the verifier is a failure (0.0), as in grpo, verl and OpenRLHF:
+    # left out, it would escape a wrong answer's penalty.
     reward = trl_reward(JUDGE, service=service)
     out = reward(prompts=["p"] * 3, completions=["x 4", "x 5", "hang"], completion_ids=[[1]] * 3,
                  reference=["4", "4", "4"], trainer_state=None)
-    assert out == [1.0, 0.0, None]
+    assert out == [1.0, 0.0, 0.0]
+
+
+def test_timeout_reward_none_keeps_the_old_behaviour_of_leaving_timeouts_out(service):
+    reward = trl_reward(JUDGE, service=service, timeout_reward=None)
+    assert reward(["p"] * 2, ["x 4", "hang"], None, reference=["4", "4"]) == [1.0, None]
 
 
 def test_conversational_format(service):
@@ -46,8 +53,8 @@ def test_conversational_format(service):
 
 
 def test_unscored_value_can_be_a_number(service):
-    reward = trl_reward(JUDGE, service=service, unscored=-1.0)
-    assert reward(["p"], ["hang"], None, reference=["4"]) == [-1.0]
+    reward = trl_reward(JUDGE, service=service, unscored=-1.0, timeout_reward=-2.0)
+    assert reward(["p", "p"], ["hang", "x"], None, reference=["4", 1e999]) == [-2.0, -1.0]
 
 
 def test_missing_reference_column_names_the_columns_present(service):
@@ -86,7 +93,7 @@ def test_async_variant_runs_on_an_event_loop_in_a_thread(service):
     t = threading.Thread(target=run)
     t.start()
     t.join(30)
-    assert result["out"] == [1.0, None]
+    assert result["out"] == [1.0, 0.0]
 
 
 def test_reward_pickles_without_its_service():

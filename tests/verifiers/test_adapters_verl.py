@@ -11,8 +11,8 @@ from functools import partial
 
 import pytest
 
-import verifiers.for_verl as for_verl
-from verifiers.for_verl import VerlReward, compute_score, compute_score_batch
+import verifiers.integrations.verl as for_verl
+from verifiers.integrations.verl import VerlReward, compute_score, compute_score_batch
 
 GOOD = "<think>2+2 is 4</think><answer>4</answer>"
 WRONG = "<think>guess</think><answer>5</answer>"
@@ -80,7 +80,7 @@ def test_unscored_items_are_flagged_not_hidden():
 
 def test_loaded_through_verls_loader_from_a_user_file(tmp_path):
     user_file = tmp_path / "reward.py"
-    user_file.write_text("from verifiers.for_verl import compute_score, compute_score_batch  # noqa: F401\n")
+    user_file.write_text("from verifiers.integrations.verl import compute_score, compute_score_batch  # noqa: F401\n")
     fn = _load_like_verl(str(user_file), "compute_score", {"sources": {"my_math": "0.1*format + math"}})
     out = fn(data_source="my_math", solution_str=GOOD, ground_truth="4", extra_info={"index": 3})
     assert out["score"] == pytest.approx(1.1) and out["acc"] == 1.0

@@ -21,8 +21,8 @@ import pytest
 
 from verifiers import math_answers
 from verifiers.extract import extract_answer, hedged_alternative
-from verifiers.math_answers import MathVerifier, math_verdict
-from verifiers.service import UNSCORED_REASONS, RewardService
+from verifiers.math.verifier import MathVerifier, math_verdict
+from verifiers.runtime.local import UNSCORED_REASONS, RewardService
 
 math = MathVerifier()
 HANG_GUARD_S = 60.0  # the fixed code needs well under a second for any case below

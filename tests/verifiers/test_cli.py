@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from verifiers.cli import main
+from verifiers.apps.cli import main
 
 GOOD = "<think>1 + 1</think><answer>2</answer>"
 
@@ -75,7 +75,7 @@ def test_bad_spec_and_missing_file_are_usage_errors(tmp_path, capsys):
 
 def test_stdin_to_stdout_through_the_console_entry(tmp_path):
     lines = json.dumps({"completion": GOOD, "reference": "2"}) + "\n" + "oops\n"
-    proc = subprocess.run([sys.executable, "-m", "verifiers.cli", "--reward", "format", "--workers", "1"],
+    proc = subprocess.run([sys.executable, "-m", "verifiers.apps.cli", "--reward", "format", "--workers", "1"],
                           input=lines, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     rows = [json.loads(x) for x in proc.stdout.splitlines()]

@@ -46,7 +46,7 @@ def test_partial_credit_and_first_failure_reason():
 @pytest.mark.parametrize("program, reason", [
     ("def add(a, b) return", "syntax_error"),
     ("def add(a, b):\n    raise ValueError", "runtime_error"),
-    ("def add(a, b):\n    while True: pass", "timeout"),
+    ("def add(a, b):\n    while True: pass", "time_limit"),
     ("def add(a, b):\n    return bytearray(1 << 34)", "memory"),
     ("def add(a, b):\n    print('x' * (1 << 22))\n    return a + b", "output_limit"),
 ])

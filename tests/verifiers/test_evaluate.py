@@ -5,8 +5,8 @@ from math import comb
 
 import pytest
 
-from verifiers.cli import main
-from verifiers.evaluate import KeepRule, majority_vote, pass_at_k
+from verifiers.apps.cli import main
+from verifiers.apps.evaluate import KeepRule, majority_vote, pass_at_k
 
 
 @pytest.mark.parametrize("n, c, k", [(10, 3, 1), (10, 3, 2), (10, 3, 5), (5, 0, 3), (5, 5, 2), (8, 7, 2), (20, 1, 20)])
@@ -27,7 +27,7 @@ def test_pass_at_k_refuses_impossible_inputs(n, c, k):
 
 
 def test_majority_clusters_equivalent_answers_with_the_math_verifier():
-    from verifiers.math_answers import math_equal
+    from verifiers.math.verifier import math_equal
 
     answers = ["\\frac12", "0.7", "0.5", "1/2", "0.7", None, None, None]
     winner, classes = majority_vote(answers, math_equal)
@@ -147,25 +147,25 @@ def test_majority_votes_are_decided_in_the_service_under_its_deadline(monkeypatc
     # run's deadline), never in the parent: a pair that times out is two votes.
     import argparse
 
-    import verifiers.math_answers
-    from verifiers.cli import _same_answer_verifier, _Selection
+    import verifiers.math.verifier
+    from verifiers.apps.cli import Selection, same_answer_verifier
+    from verifiers.runtime.local import Outcome
     from verifiers.score import Score
-    from verifiers.service import Outcome
 
     def in_parent(*_):
         raise AssertionError("compared in the parent process")
-    monkeypatch.setattr(verifiers.math_answers, "math_equal", in_parent)
+    monkeypatch.setattr(verifiers.math.verifier, "math_equal", in_parent)
 
     class Service:
         calls = []
 
         def score_outcomes(self, completions, references, specs):
             self.calls.append((completions[0], references[0]))
-            assert specs == [_same_answer_verifier()]
+            assert specs == [same_answer_verifier()]
             verdict = Score(0.0, False, "timeout") if references[0] == "slow" else Score(1.0, True, "ok")
             return [Outcome(verdict)]
 
-    selection = _Selection(argparse.Namespace(keep=None))
+    selection = Selection(argparse.Namespace(keep=None))
     selection.service = Service()
     assert selection.same("\\frac12", "0.5") is True
     assert selection.same("7", "slow") is False            # timed out: not one vote
@@ -177,12 +177,12 @@ def test_majority_votes_are_decided_in_the_service_under_its_deadline(monkeypatc
 def test_answers_compare_the_same_in_the_workers_as_in_process_and_in_either_order():
     import argparse
 
-    from verifiers.cli import _Selection, same_answer
-    from verifiers.service import RewardService
+    from verifiers.apps.cli import Selection, same_answer
+    from verifiers.runtime.local import RewardService
 
     pairs = [("a", "A"), ("\\frac12", "0.5"), ("B", "(B)"), (")}B0", "{{x"), ("{ {x", "{{x"), ("3", "4"),
              ("x = 5", "5"), ("\\{1, 2\\}", "\\{2, 1\\}")]
-    selection = _Selection(argparse.Namespace(keep=None))
+    selection = Selection(argparse.Namespace(keep=None))
     with RewardService("math", workers=1) as service:
         selection.service = service
         for a, b in pairs:

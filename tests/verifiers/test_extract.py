@@ -210,6 +210,6 @@ def test_more_hedges_around_the_final_box(text, expected):
     ("Work... so the answer is not $5$. Done.", False),
 ])
 def test_prose_answers_with_several_values_or_a_negation(text, passed):
-    from verifiers.math_answers import MathVerifier
+    from verifiers.math.verifier import MathVerifier
 
     assert MathVerifier()(text, "5").passed is passed

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from verifiers.math_answers import ExactVerifier, MathVerifier, math_equal, math_verdict
+from verifiers.math.verifier import ExactVerifier, MathVerifier, math_equal, math_verdict
 from verifiers.score import BadReference, Score
 from verifiers.verifier import Verifier
 
@@ -258,7 +258,7 @@ def test_verdict_reasons_on_bare_answers():
 def test_group_of_repeated_answers_is_compared_once_per_distinct_answer():
     # a GRPO group: 8 completions share one reference and answers repeat; the verdict cache
     # answers the repeats without parsing or comparing again (no timing: counted cache hits)
-    from verifiers.math_answers import _verdict
+    from verifiers.math.verifier import _verdict
 
     reference = "\\frac{\\sqrt{3}}{2} + \\frac{1}{2}\\sin x"
     group = [boxed("\\frac{\\sqrt3}{2}+\\frac{\\sin x}{2}"), boxed("\\frac{1}{2}")] * 4
@@ -438,7 +438,7 @@ def test_symbolic_matrices_too_costly_to_compute_with_are_refused(answer):
 
 
 def test_cheap_matrix_answers_are_still_evaluated():
-    from verifiers.math_answers import _parse
+    from verifiers.math.verifier import _parse
 
     assert math_equal(_matrix(_letters(6)), _matrix(_letters(6)))       # a lone matrix: entry by entry
     assert not math_equal(_matrix(_letters(6)), _matrix(_letters(6, terms=2)))

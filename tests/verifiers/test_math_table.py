@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from verifiers.math_answers import MathVerifier
+from verifiers.math.verifier import MathVerifier
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 TABLES = ("math_equivalence.jsonl", "math_equivalence_holdout.jsonl")

@@ -6,7 +6,7 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from tests.verifiers.fake_verifiers import JUDGE, StuckOnArrival  # noqa: E402
-from verifiers.ray_backend import RayRewardService  # noqa: E402
+from verifiers.runtime.ray import RayRewardService  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def test_docs_example_runs_on_the_running_ray(service):
 def test_the_http_server_serves_from_ray(service):
     pytest.importorskip("fastapi")
     from tests.verifiers.test_server import items, post, running
-    from verifiers.server import create_app
+    from verifiers.apps.server import create_app
 
     with running(create_app(service)) as base:
         res = post(f"{base}/score", json={"items": items([("a", "a"), ("b", "c"), ("hang", "x")])}).json()["results"]

@@ -22,8 +22,8 @@ uvicorn = pytest.importorskip("uvicorn")
 
 from tests.verifiers.fake_verifiers import JUDGE  # noqa: E402
 from verifiers import Score  # noqa: E402
-from verifiers.server import Limits, create_app, main  # noqa: E402
-from verifiers.service import RewardService  # noqa: E402
+from verifiers.apps.server import RequestLimits, create_app, main  # noqa: E402
+from verifiers.runtime.local import RewardService  # noqa: E402
 
 post = functools.partial(httpx.post, timeout=30)
 get = functools.partial(httpx.get, timeout=30)
@@ -62,7 +62,7 @@ def service():
 
 @pytest.fixture(scope="module")
 def url(service):
-    app = create_app(service, limits=Limits(max_body_bytes=64_000, max_items=100, batch_window_s=0.005))
+    app = create_app(service, limits=RequestLimits(max_body_bytes=64_000, max_items=100, batch_window_s=0.005))
     with running(app) as base:
         yield base
 
@@ -227,7 +227,7 @@ def test_verify_serve_finishes_in_flight_requests_on_sigterm(tmp_path):
     """))
     port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.getcwd(), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-m", "verifiers.cli", "serve", "--import", "slowplugin", "--reward",
+    proc = subprocess.Popen([sys.executable, "-m", "verifiers.apps.cli", "serve", "--import", "slowplugin", "--reward",
                              "slow", "--port", str(port), "--workers", "2", "--log-level", "info"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
@@ -267,8 +267,8 @@ def test_verify_serve_finishes_in_flight_requests_on_sigterm(tmp_path):
 
 def test_response_json_round_trips():
     # The models serialise without surprises (no NaN, ids kept as given).
-    from verifiers.server import _result
-    from verifiers.service import Outcome
+    from verifiers.apps.server import _result
+    from verifiers.runtime.local import Outcome
 
     res = _result("x", Outcome(Score(float("nan"), False, "ok", {"a": float("inf"), "b": 1.0})))
     assert json.loads(res.model_dump_json()) == {"id": "x", "reward": None, "passed": False, "reason": "ok",
@@ -276,9 +276,12 @@ def test_response_json_round_trips():
                                                  "error": "verifier returned a non-finite reward"}
 
 
-def test_microbatcher_caps_batches_and_a_failing_batch_fails_only_its_requests():
-    from verifiers.microbatch import MicroBatcher
-    from verifiers.service import Outcome
+def test_microbatcher_caps_batches_and_a_failing_item_or_service_fails_only_its_own():
+    # A call that raises is retried request by request, then item by item: a broken item costs
+    # itself; only the service saying it is broken (ServiceError) fails a request.
+    from verifiers.apps.microbatch import MicroBatcher
+    from verifiers.runtime.local import Outcome
+    from verifiers.score import ServiceError
 
     class FakeService:
         def __init__(self):
@@ -287,7 +290,9 @@ def test_microbatcher_caps_batches_and_a_failing_batch_fails_only_its_requests()
         def score_outcomes(self, completions, references, specs=None):
             self.calls.append(len(completions))
             if "boom" in completions:
-                raise RuntimeError("service broke")
+                raise RuntimeError("verifier broke")
+            if "down" in completions:
+                raise ServiceError("service is down")
             return [Outcome(Score(float(c == r), c == r)) for c, r in zip(completions, references, strict=True)]
 
     async def go():
@@ -295,12 +300,16 @@ def test_microbatcher_caps_batches_and_a_failing_batch_fails_only_its_requests()
         batcher = MicroBatcher(fake, window_s=0.05, max_items=5)
         batcher.start()
         outs = await asyncio.gather(*(batcher.score([str(k), "x"], [str(k), "y"], [None, None]) for k in range(6)))
-        boom = await asyncio.gather(batcher.score(["boom"], ["b"], [None]), return_exceptions=True)
+        first_calls = list(fake.calls)
+        boom = await batcher.score(["boom", "q"], ["b", "q"], [None, None])
+        down = await asyncio.gather(batcher.score(["down"], ["d"], [None]), return_exceptions=True)
         after = await batcher.score(["z"], ["z"], [None])
         await batcher.stop()
-        return fake, outs, boom, after
+        return first_calls, outs, boom, down, after
 
-    fake, outs, boom, after = asyncio.run(go())
+    first_calls, outs, boom, down, after = asyncio.run(go())
     assert [[o.score.passed for o in out] for out in outs] == [[True, False]] * 6
-    assert max(fake.calls[:-2]) <= 5 and sum(fake.calls[:-2]) == 12 and len(fake.calls) >= 5
-    assert isinstance(boom[0], RuntimeError) and after[0].score.passed
+    assert max(first_calls) <= 5 and sum(first_calls) == 12 and len(first_calls) >= 3
+    assert boom[0].score.reason == "error" and "RuntimeError: verifier broke" in boom[0].error
+    assert boom[1].score.passed and boom[1].error is None
+    assert isinstance(down[0], ServiceError) and after[0].score.passed

@@ -12,7 +12,10 @@ with a wrong answer in the logs).
 
 The verifier is chosen from `data_source` by a table of name patterns (`DEFAULT_SOURCES`,
 first match wins; exact names before patterns), not an if/elif chain; `reward_kwargs`
-(`sources`, `default_spec`, `spec`) or `extra_info["reward_spec"]` override it.
+(`sources`, `default_spec`, `spec`) or `extra_info["reward_spec"]` override it. A spec from
+`extra_info` is data: it may choose any verifiers, but no resource or isolation limit looser
+than those of the configured specs (`verifiers.spec.check_within`); one that asks for more
+scores that item 0.0 with `unscored: 1.0`.
 `compute_score_batch` is the same for verl's `reward_manager=batch`, which scores a whole
 batch in one call to the worker pool instead of one round trip per item.
 
@@ -27,7 +30,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from verifiers.service import UNSCORED_REASONS, RewardService
+from verifiers.runtime.local import UNSCORED_REASONS, RewardService, checked_outcome
 from verifiers.spec import parse_spec
 
 # data_source pattern (fnmatch, case-insensitive) -> reward spec. Names from verl's examples
@@ -77,8 +80,11 @@ class VerlReward:
     def service(self) -> Any:
         with self._lock:
             if self._service is None:
+                # Every configured spec is the operator's: together they bound extra_info's.
+                configured = [*self.sources.values(), self.default_spec, self.spec]
                 self._service = RewardService(self.spec or self.default_spec or "format",
-                                              workers=self.workers, timeout_s=self.timeout_s)
+                                              workers=self.workers, timeout_s=self.timeout_s,
+                                              spec_ceiling=[s for s in configured if s is not None])
             return self._service
 
     def spec_for(self, data_source: str, extra_info: Any = None) -> str:
@@ -109,7 +115,7 @@ class VerlReward:
         refs = [_reference(gt, spec) for gt, spec in zip(ground_truths, specs, strict=True)]
         outcomes = self.service.score_outcomes(list(solution_strs), refs, specs)
         out = []
-        for o in outcomes:
+        for o in map(checked_outcome, outcomes):  # a shared service may be any object
             unscored = o.score.reason in UNSCORED_REASONS
             out.append({"score": 0.0 if unscored else float(o.score.value), "acc": float(o.score.passed),
                         "unscored": float(unscored)})
@@ -126,7 +132,7 @@ def _reference(ground_truth: Any, spec: str) -> Any:
     if "code" in spec and isinstance(ground_truth, str) and ground_truth.lstrip().startswith("{"):
         try:
             return json.loads(ground_truth)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # the service reports it as that item's bad reference
             return ground_truth
     return ground_truth
 

@@ -27,7 +27,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from verifiers.service import UNSCORED_REASONS, Outcome
+from verifiers.runtime.local import UNSCORED_REASONS, Outcome
 from verifiers.verifier import Verifier
 
 # End-of-sequence and padding tokens that trail a decoded `query` for common chat models.

@@ -9,8 +9,11 @@ here" and TRL leaves it out of that sample's sum. So:
 - the reference comes from a dataset column (`reference_column`, default "reference");
 - completions are plain strings (standard format) or message lists (conversational format:
   the last assistant message's text is scored);
-- an item the service could not score (timeout, crash, bad reference) returns `None` by
-  default, never a silent 0.0 that would teach the policy something false;
+- an item whose verifier timed out or crashed scores `timeout_reward` (0.0 by default), as
+  grpo, verl and OpenRLHF count it: the completion is usually what hung the verifier, and a
+  policy must not learn that hanging it escapes a wrong answer's penalty; an item whose data
+  is at fault (bad reference, bad spec, a verifier error) returns `unscored` (`None` by
+  default: TRL leaves it out, never a silent 0.0 that would teach the policy something false);
 - per-part means, the pass rate and the unscored fraction go to `log_metric`, each item's
   reason to the completions table through `log_extra`, when the running TRL offers them.
 
@@ -28,8 +31,8 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from verifiers.runtime.local import UNSCORED_REASONS, RewardService, SpecCeiling, checked_outcome
 from verifiers.score import Score
-from verifiers.service import UNSCORED_REASONS, RewardService
 from verifiers.verifier import Verifier
 
 log = logging.getLogger(__name__)
@@ -60,8 +63,12 @@ class TRLReward:
 
     spec:             reward spec string or Verifier ("0.1*format + math").
     reference_column: dataset column holding the gold answer (or code tests).
-    spec_column:      optional dataset column with a per-row spec that overrides `spec`.
-    unscored:         what an unscored item returns: None (TRL skips it) or a number.
+    spec_column:      optional dataset column with a per-row spec that overrides `spec`; it may
+                      choose any verifiers but no limit looser than `spec`'s or `spec_ceiling`'s.
+    spec_ceiling:     more specs whose limits a row's spec may use (see RewardService).
+    timeout_reward:   what an item that timed out or crashed its worker returns (default 0.0,
+                      a failure); None leaves it out, as before (a policy can learn to hang).
+    unscored:         what a bad_reference or error item returns: None (TRL skips it) or a number.
     service:          an existing service (RewardService, RayRewardService) to share; else one is
                       started on first use with `workers` and `timeout_s` and owned by this object.
     name:             the name TRL logs the reward under (default: the spec).
@@ -69,9 +76,12 @@ class TRLReward:
 
     def __init__(self, spec: str | Verifier = "0.1*format + math", *, reference_column: str = "reference",
                  spec_column: str | None = None, unscored: float | None = None, service: Any = None,
-                 workers: int | None = None, timeout_s: float = 10.0, name: str | None = None):
+                 workers: int | None = None, timeout_s: float = 10.0, name: str | None = None,
+                 spec_ceiling: SpecCeiling = None, timeout_reward: float | None = 0.0):
         self.spec, self.reference_column, self.spec_column = spec, reference_column, spec_column
+        self.spec_ceiling = spec_ceiling
         self.unscored, self.workers, self.timeout_s = unscored, workers, timeout_s
+        self.timeout_reward = timeout_reward
         self._service, self._owns_service = service, service is None
         self._lock = threading.Lock()
         # TRL names a reward function by `__name__` (trl.trainer.utils.get_callable_name).
@@ -87,7 +97,8 @@ class TRLReward:
     def service(self) -> Any:
         with self._lock:
             if self._service is None:
-                self._service = RewardService(self.spec, workers=self.workers, timeout_s=self.timeout_s)
+                self._service = RewardService(self.spec, workers=self.workers, timeout_s=self.timeout_s,
+                                              spec_ceiling=self.spec_ceiling)
             return self._service
 
     def _score(self, completions: list[Any], columns: dict[str, Any]) -> list[float | None]:
@@ -98,13 +109,18 @@ class TRLReward:
         references = list(columns[self.reference_column])
         specs = list(columns[self.spec_column]) if self.spec_column and self.spec_column in columns else None
         texts = [completion_text(c) for c in completions]
-        outcomes = self.service.score_outcomes(texts, references, specs)
+        outcomes = [checked_outcome(o) for o in self.service.score_outcomes(texts, references, specs)]
         for o in outcomes:
             if o.error and o.score.reason in UNSCORED_REASONS:
                 log.warning("reward %s could not score an item (%s): %s", self.__name__, o.score.reason, o.error)
         scores = [o.score for o in outcomes]
         self._log(scores, columns)
-        return [self.unscored if s.reason in UNSCORED_REASONS else s.value for s in scores]
+        return [self._reward(s) for s in scores]
+
+    def _reward(self, s: Score) -> float | None:
+        if s.reason in ("timeout", "crashed"):
+            return self.timeout_reward
+        return self.unscored if s.reason in UNSCORED_REASONS else s.value
 
     def _log(self, scores: list[Score], columns: dict[str, Any]) -> None:
         log_metric, log_extra = columns.get("log_metric"), columns.get("log_extra")

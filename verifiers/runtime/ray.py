@@ -2,13 +2,16 @@
 
 Each Ray actor hosts an ordinary `RewardService` (its own worker processes, per-item deadlines,
 crash replacement, verdict cache), so an item that hangs or crashes gets `"timeout"` or
-`"crashed"` exactly as it would locally, and the actor lives on. The driver sorts a batch by
-reference (the G completions of one prompt land on one actor, where its cache and de-duplication
-see them together), splits it into one chunk per actor, and waits with `ray.wait`. Above the
-actors' own deadlines the driver keeps a backstop per chunk: an actor that does not answer in
-time (a node that froze, an unpicklable object that blocks) is killed with `ray.kill` and its
-items get `"timeout"`; an actor that died (node lost, OOM killer) is replaced and its chunk
-retried once on the fresh actor, then reported `"crashed"`.
+`"crashed"` exactly as it would locally, and the actor lives on; per-item spec strings are
+held to the operator's ceiling (`spec`, `spec_ceiling`) inside each actor, as locally. The
+driver sorts a batch by reference (the G completions of one prompt land on one actor, where its
+cache and de-duplication see them together), splits it into one chunk per actor, and waits
+with `ray.wait`. Above the actors' own deadlines the driver keeps a backstop per chunk: an
+actor that does not answer in time (a node that froze, an unpicklable object that blocks) is
+killed with `ray.kill` and its items get `"timeout"`; an actor that died (node lost, OOM
+killer) is replaced and its chunk retried once on the fresh actor, then reported `"crashed"`.
+A call that ends abnormally (an exception from a signal handler) replaces the actors still busy
+with its chunks, so the next call never waits behind work nobody will read.
 
     import ray; ray.init(address="auto")              # or let the service start a local Ray
     with RayRewardService("0.1*format + math", actors=16, workers_per_actor=4) as service:
@@ -32,25 +35,35 @@ import dill
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayError
 
+from verifiers.keys import Unkeyable, reference_digest
+from verifiers.runtime.local import BatchScorer, Outcome, RewardService, SpecCeiling
 from verifiers.score import Score, ServiceError
-from verifiers.service import BatchScorer, Outcome, RewardService, _ref_key
-from verifiers.spec import _REGISTRY, register
+from verifiers.spec import register, registered
 from verifiers.verifier import Verifier
 
 log = logging.getLogger(__name__)
+
+
+def _sort_key(reference: Any) -> bytes:
+    try:
+        return reference_digest(reference)
+    except Unkeyable:  # the actor reports such a reference itself
+        return b""
 
 
 class _ScoringActor:
     """One Ray actor: a local RewardService behind a method Ray can call."""
 
     def __init__(self, default: Any, registry: bytes, workers: int, timeout_s: float,
-                 memory_bytes: int | None, cache_size: int):
+                 memory_bytes: int | None, cache_size: int, ceiling: list[Any] | None = None,
+                 max_item_s: float | None = None):
         for name, factory in dill.loads(registry).items():
             register(name, factory)
         self._objects: dict[str, Verifier] = {}
         self._default_blob = default
         self.service = RewardService(self._spec(default, {}), workers=workers, timeout_s=timeout_s,
-                                     memory_bytes=memory_bytes, cache_size=cache_size)
+                                     memory_bytes=memory_bytes, cache_size=cache_size,
+                                     spec_ceiling=[self._spec(c, {}) for c in ceiling or []], max_item_s=max_item_s)
 
     def _spec(self, spec: Any, blobs: dict[str, bytes]) -> Any:
         # ("object", key): a Verifier object shipped once per actor and kept, so the local
@@ -80,7 +93,8 @@ class _ScoringActor:
 class RayRewardService(BatchScorer):
     """Scores batches on Ray actors, each hosting a local RewardService; see the module docstring.
 
-    spec, timeout_s, memory_bytes, cache_size: as for RewardService (per actor).
+    spec, timeout_s, memory_bytes, cache_size, spec_ceiling, max_item_s: as for RewardService
+                       (per actor).
     actors:            scoring actors (default: the cluster's CPUs / workers_per_actor).
     workers_per_actor: worker processes per actor; each actor reserves that many CPUs.
     address:           Ray cluster to join when Ray is not initialised yet ("auto",
@@ -95,8 +109,9 @@ class RayRewardService(BatchScorer):
     def __init__(self, spec: str | Verifier = "math", actors: int | None = None, workers_per_actor: int | None = None,
                  timeout_s: float = 10.0, memory_bytes: int | None = 4 << 30, cache_size: int = 65536,
                  address: str | None = None, runtime_env: dict | None = None, actor_options: dict | None = None,
-                 actor_slack_s: float = 60.0, start_timeout_s: float = 300.0):
-        super().__init__(spec, timeout_s)
+                 actor_slack_s: float = 60.0, start_timeout_s: float = 300.0,
+                 spec_ceiling: SpecCeiling = None, max_item_s: float | None = None):
+        super().__init__(spec, timeout_s, spec_ceiling, max_item_s)
         self.actor_slack_s, self.start_timeout_s = actor_slack_s, start_timeout_s
         self._parse(spec)  # a bad default spec fails here
         self._owns_ray = not ray.is_initialized()
@@ -112,8 +127,9 @@ class RayRewardService(BatchScorer):
         options = {"num_cpus": self.workers_per_actor, "max_restarts": 0, "scheduling_strategy": "SPREAD",
                    **(actor_options or {})}
         self._actor_cls = ray.remote(_ScoringActor).options(**options)
-        self._actor_args = (default, dill.dumps(dict(_REGISTRY), recurse=True), self.workers_per_actor,
-                            self.timeout_s, memory_bytes, cache_size)
+        self._actor_args = (default, dill.dumps(registered(), recurse=True), self.workers_per_actor,
+                            self.timeout_s, memory_bytes, cache_size, [self._encode(c) for c in self._ceiling_specs(spec_ceiling)],
+                            self.max_item_s)
         self._actors = [self._actor_cls.remote(*self._actor_args) for _ in range(self.n_actors)]
         self._known: list[set[str]] = [set() for _ in self._actors]
         self._started = [False] * self.n_actors  # has this actor answered yet?
@@ -164,7 +180,7 @@ class RayRewardService(BatchScorer):
                 budget = self._parse(spec).budget_s(ref)
             except Exception:  # noqa: BLE001 - a bad spec is reported per item by the actor
                 budget = 0.0
-            per_item.append(self.timeout_s + budget)
+            per_item.append(min(self.timeout_s + budget, self.max_item_s))  # more: the actor refuses it
         rounds = math.ceil(len(per_item) / self.workers_per_actor)
         return self.actor_slack_s + rounds * max(per_item, default=self.timeout_s)
 
@@ -174,13 +190,25 @@ class RayRewardService(BatchScorer):
         raw_specs = specs or [None] * n
         eff_specs = [s if s is not None else self.default_spec for s in raw_specs]
         encoded = [self._encode(s) if isinstance(s, str | Verifier) else s for s in raw_specs]
-        order = sorted(range(n), key=lambda i: _ref_key(references[i]))
+        order = sorted(range(n), key=lambda i: _sort_key(references[i]))
         k = min(len(self._actors), n) or 1
         size = math.ceil(n / k) if n else 0
         chunks = [order[j:j + size] for j in range(0, n, size)] if n else []
         pending: dict[Any, tuple[int, list[int], int, float]] = {}
-        for slot, idxs in enumerate(chunks):
-            self._submit(slot, idxs, 0, completions, references, encoded, eff_specs, pending)
+        try:
+            for slot, idxs in enumerate(chunks):
+                self._submit(slot, idxs, 0, completions, references, encoded, eff_specs, pending)
+            self._collect(results, pending, completions, references, encoded, eff_specs)
+        finally:
+            # Normally empty. After an exception, these actors are busy with chunks nobody
+            # will read: replace them rather than queue the next call behind that work.
+            for slot in {p[0] for p in pending.values()}:
+                self._replace(slot)
+        assert all(r is not None for r in results)
+        return results  # type: ignore[return-value]
+
+    def _collect(self, results: list[Outcome | None], pending: dict, completions: list[str], references: list[Any],
+                 encoded: list[Any], eff_specs: list[Any]) -> None:
         while pending:
             now = time.monotonic()
             wait_s = max(0.0, min(p[3] for p in pending.values()) - now)
@@ -213,8 +241,6 @@ class RayRewardService(BatchScorer):
                     self._replace(slot)  # ray.kill: the actor may be stuck anywhere, even outside Python
                     self._fill(results, idxs, "timeout",
                                f"Ray scoring actor did not answer within {allowed_s:.0f}s; actor killed")
-        assert all(r is not None for r in results)
-        return results  # type: ignore[return-value]
 
     def _submit(self, slot: int, idxs: list[int], attempt: int, completions: list[str], references: list[Any],
                 encoded: list[Any], eff_specs: list[Any], pending: dict) -> None:

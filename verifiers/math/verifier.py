@@ -4,12 +4,12 @@ r"""The `math` and `exact` verifiers: extract the final answer, compare it with 
     math_equal(answer, reference) -> bool             the comparison alone, on answer strings
     ExactVerifier()(completion, reference) -> Score   name "exact": normalised string equality
 
-Pipeline of `math`: `extract.extract_answer` -> `latex_normalize.normalize_answer` (both
-sides) -> fast paths -> latex2sympy parse -> `math_compare.equivalent`. Reasons: "ok",
+Pipeline of `math`: `extract.extract_answer` -> `normalize.normalize_answer` (both
+sides) -> fast paths -> latex2sympy parse -> `compare.equivalent`. Reasons: "ok",
 "no_answer" (nothing extracted), "mismatch", "hedged" (right, but followed by a different
 alternative: "\boxed{2} (or possibly 3)", "\boxed{2}; 3 is also possible"), "parse_error"
 (the answer does not parse, is longer than MAX_ANSWER_CHARS, or MAX_PARSED_CHARS unless it
-is a plain number, or is beyond the structural bounds of `math_guards`: nested too deeply,
+is a plain number, or is beyond the structural bounds of `guards`: nested too deeply,
 astronomically large, too costly to evaluate).
 All of these are scored wrong answers: no answer, however built, makes the verifier run to
 the service's deadline (`timeout`, which trainers leave unscored). An empty or unparsable
@@ -41,7 +41,7 @@ Safety: model text is never given to eval/exec, sympify or parse_expr. It is par
 latex2sympy (an ANTLR grammar; its only sympify calls receive lexer NUMBER tokens or sympy
 objects). math-verify's `parse` is not used: its plain-expression path calls parse_expr.
 No signal.alarm: the reward service bounds time by killing workers; the guards here (length
-cap, `math_guards`' structural bounds, linear-time extraction) make every answer end quickly.
+cap, `guards`' structural bounds, linear-time extraction) make every answer end quickly.
 
 Caching: parsed strings (reference and answers) and verdicts on (normalised answer,
 normalised reference) are memoised, so a GRPO group of 8 sharing a reference parses it once;
@@ -64,9 +64,9 @@ from math_verify.grader import should_treat_as_complex
 
 from verifiers.delimiters import strip_math_delimiters
 from verifiers.extract import choice_letter, extract_answer, hedged_alternative
-from verifiers.latex_normalize import Normalized, canonical_text, normalize_answer, text_answer
-from verifiers.math_compare import equivalent
-from verifiers.math_guards import refuse_latex, too_big
+from verifiers.math.compare import equivalent
+from verifiers.math.guards import refuse_latex, too_big
+from verifiers.math.normalize import Normalized, canonical_text, normalize_answer, text_answer
 from verifiers.score import BadReference, Score
 from verifiers.verifier import Verifier
 

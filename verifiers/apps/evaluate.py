@@ -13,6 +13,10 @@ samples with no extractable answer do not vote, the largest class wins, and a ti
 class whose first member came first in the file (deterministic, and it favours no answer
 form). The winner is right when it matches the reference. maj@k is computed for string
 references (math, exact); for code references only pass@k is reported.
+
+Groups are told apart type-exactly: a group field of `1` and one of `"1"` are two problems, and
+so are references that only serialise alike (`["a"]` and `'["a"]'`). The answers that vote are
+extracted by `answer_of`, which the `verify` CLI runs in the reward service's workers.
 """
 
 from __future__ import annotations
@@ -68,7 +72,7 @@ class KeepRule:
     def parse(cls, text: str) -> KeepRule:
         if text.strip() == "passed":
             return cls(text)
-        m = re.fullmatch(r"\s*reward\s*(>=|>|==)\s*(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*", text)
+        m = re.fullmatch(r"\s*reward\s*(>=|>|==)\s*(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*", text, re.ASCII)
         if not m:
             raise ValueError(f"--keep must be 'passed' or 'reward>=X' (or >, ==), got {text!r}")
         return cls(text, m.group(1), float(m.group(2)))
@@ -79,30 +83,54 @@ class KeepRule:
         return {">=": reward >= self.threshold, ">": reward > self.threshold, "==": reward == self.threshold}[self.op]
 
 
+def answer_of(completion: str, reference: Any) -> str | None:
+    """What a sample votes with (maj@k) and is deduplicated by (--dedupe): the extracted final
+    answer for a string reference (None when there is none), else the stripped completion."""
+    if not isinstance(reference, str):
+        return completion.strip()
+    from verifiers.extract import extract_answer
+
+    try:
+        return extract_answer(completion)
+    except (RecursionError, ValueError):  # an answer that cannot be read casts no vote
+        return None
+
+
+def group_id(value: Any) -> bytes:
+    """A type-exact key for a group field or a reference (`1` and `"1"` differ)."""
+    from verifiers.keys import canonical
+
+    return canonical(value, strict=False)
+
+
 @dataclass
 class Group:
     """Everything evaluation needs about one problem's samples, in file order."""
 
-    key: str
-    references: list[str] = field(default_factory=list)  # JSON of each distinct reference
+    key: Any  # the group field's value, as the records hold it
+    references: list[Any] = field(default_factory=list)  # each distinct reference (type-exact)
     passed: list[bool] = field(default_factory=list)
     answers: list[str | None] = field(default_factory=list)
     bad_lines: int = 0
     kept: int = 0
     kept_answers: list[str | None] = field(default_factory=list)
+    kept_exact: set[str | None] = field(default_factory=set, repr=False)  # the same, for lookups
+    _reference_ids: set[bytes] = field(default_factory=set, repr=False)
 
     def add(self, reference: Any, passed: bool, answer: str | None) -> None:
-        ref = json.dumps(reference, sort_keys=True, default=str)
-        if ref not in self.references:
-            self.references.append(ref)
+        ref = group_id(reference)
+        if ref not in self._reference_ids:
+            self._reference_ids.add(ref)
+            if len(self.references) < 3:  # enough to name a mix; the count is in _reference_ids
+                self.references.append(reference)
         self.passed.append(bool(passed))
         self.answers.append(answer)
 
     def error(self) -> str | None:
         if not self.passed:
             return f"no scored samples ({self.bad_lines} bad lines)" if self.bad_lines else "no samples"
-        if len(self.references) > 1:
-            shown = ", ".join(r[:40] for r in self.references[:3])
+        if len(self._reference_ids) > 1:
+            shown = ", ".join(json.dumps(r, default=str)[:40] for r in self.references[:3])
             return f"mixed references inside the group: {shown}"
         return None
 
@@ -115,7 +143,7 @@ def default_ks(max_n: int) -> list[int]:
     return ks
 
 
-def build_report(groups: dict[str, Group], ks: list[int], same: Callable[[str, str], bool] | None,
+def build_report(groups: dict[Any, Group], ks: list[int], same: Callable[[str, str], bool] | None,
                  keeping: bool = False) -> dict:
     """The JSON report: per group and overall pass@k / maj@k, with every skip explained.
 
@@ -134,7 +162,7 @@ def build_report(groups: dict[str, Group], ks: list[int], same: Callable[[str, s
             skipped.append({"group": g.key, "reason": err})
             per_group.append(row)
             continue
-        reference = json.loads(g.references[0])
+        reference = g.references[0]
         n, c = len(g.passed), sum(g.passed)
         row["pass@k"], row["maj@k"] = {}, {}
         no_vote += not isinstance(reference, str)

@@ -5,7 +5,7 @@ fresh process: the first few hundred answers parse 3-5x slower than later ones. 
 service's fork server imports this module before forking any worker, so each worker, and
 each replacement after a timeout, inherits a warm cache instead of rebuilding its own.
 
-    python -c "import time; t = time.time(); import verifiers.warmup; print(time.time() - t)"
+    python -c "import time; t = time.time(); import verifiers.math.warmup; print(time.time() - t)"
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ _ANSWERS = [
 
 def warm_up() -> int:
     """Compare every answer shape with a couple of others; return how many comparisons ran."""
-    from verifiers.math_answers import math_equal
+    from verifiers.math.verifier import math_equal
 
     n = 0
     for i, a in enumerate(_ANSWERS):

@@ -1,11 +1,11 @@
-"""Numeric evaluation of parsed answers, the half of `math_compare` that computes values.
+"""Numeric evaluation of parsed answers, the half of `compare` that computes values.
 
     numbers_equal(a, b)                  two constant expressions: the same number?
     points_agree(a, b, symbols, signs)   two expressions at fixed points with these signs
     numeric_value(e, values, digits)     one expression's value, evaluated once per node
 
 How much to trust a value: exact sides are evaluated to 60 digits plus the digits their
-literals span (`math_guards.log10_bound`: 10^{-60} spans 60) and must agree to all but the
+literals span (`guards.log10_bound`: 10^{-60} spans 60) and must agree to all but the
 last 10, so a perturbation built from the answer's own numbers is always seen, and a
 decimal, however long, never equals an irrational. A side holding a float literal is
 compared to a relative 1e-40. Comparisons that would need more than 2,000 digits (120 when
@@ -28,7 +28,7 @@ from __future__ import annotations
 import sympy
 from sympy import Abs, Basic, Expr, Rational, Symbol, ceiling, floor, sign
 
-from verifiers.math_guards import MAX_LOG10, log10_bound
+from verifiers.math.guards import MAX_LOG10, log10_bound
 
 __all__ = ["EVAL_DIGITS", "POINTS", "REL_TOL", "close", "infinite", "numbers_equal", "numeric_value",
            "points_agree", "sign_patterns", "undefined", "varies"]

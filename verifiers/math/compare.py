@@ -1,4 +1,4 @@
-"""Equivalence of two parsed math answers (sympy objects): the judging half of `math_answers`.
+"""Equivalence of two parsed math answers (sympy objects): the judging half of `verifier`.
 
 `equivalent(answer, reference)` is strict on purpose; a reward that accepts a wrong answer
 teaches the policy to be wrong, so every rule leans towards "mismatch" when unsure:
@@ -6,12 +6,12 @@ teaches the policy to be wrong, so every rule leans towards "mismatch" when unsu
 - closed-form numbers: decimals are read as exact rationals (0.5 is 1/2, 0.333 is not 1/3);
   exact when both sides are rational (1/2^98 != 1/2^99); otherwise both are evaluated and
   must be the same number (sqrt(8) == 2 sqrt(2), e^{i pi} == -1). Exact values are evaluated
-  to 60 digits *plus* the digits their literals span (`math_guards.log10_bound`) and must
+  to 60 digits *plus* the digits their literals span (`guards.log10_bound`) and must
   agree to all but the last 10: a perturbation made of the answer's own numbers is always
   seen (sqrt(2) + 10^{-60} is not sqrt(2); 10^{100} pi + 1 is not 10^{100} pi). A side with
   a float literal is compared to a relative 1e-40. A decimal never matches an irrational.
   How values are computed, and the digits beyond which a comparison is refused (as not
-  equal): `math_numeric`.
+  equal): `numeric`.
 - expressions with variables: evaluated at fixed irrational points (rationals plus
   sqrt(prime)/1000, so a term periodic on a grid, sin(100 pi x), never vanishes at all of
   them), with every sign pattern of the variables (all positive, all negative, alternating),
@@ -29,7 +29,7 @@ teaches the policy to be wrong, so every rule leans towards "mismatch" when unsu
   an inequality in one variable is compared as the set it describes (x > 1 == (1, oo)), if
   its polynomial degree is at most 8 (sympy's solver took minutes on x^{20} - 3x + 1 > 0).
 
-Guards: `math_guards.too_big` bounds the magnitude and depth of an expression before anything
+Guards: `guards.too_big` bounds the magnitude and depth of an expression before anything
 evaluates it, so 10^{10^{10}} or 100000! is refused instead of computed; simplify, whose time
 has no bound, only ever sees small expressions of low degree.
 
@@ -61,8 +61,8 @@ from sympy.core.function import AppliedUndef
 from sympy.core.relational import Relational
 from sympy.logic.boolalg import And
 
-from verifiers.math_guards import degree_bound
-from verifiers.math_numeric import (
+from verifiers.math.guards import degree_bound
+from verifiers.math.numeric import (
     EVAL_DIGITS,
     POINTS,
     close,
