@@ -320,3 +320,31 @@ def test_tiny_perturbations_of_exact_values_are_not_equal(answer, reference):
 ])
 def test_exactly_equal_values_still_pass(answer, reference):
     assert math_verdict(answer, reference) == "ok"
+
+
+# --- red team round 2: a complex relation that sympy tries to decide ------------------------
+
+COMPLEX_STALLS = [
+    "\\frac{2}{\\ln(i!)} < 3", "\\frac{1}{\\ln \\Gamma(i)} = 1", "\\frac{1}{\\ln \\Gamma(1+i)} \\le 1",
+    "\\log_{\\Gamma(1+i)} e \\le 1", "\\log_{\\binom{i}{\\sqrt{2}}}{e} \\le 1",
+    "\\frac{1}{\\ln \\binom{i}{\\sqrt{2}}} \\le 1", "\\frac{1}{\\ln \\Gamma(1+i)} \\ne 1",
+    "x \\le 1 \\text{ or } \\frac{1}{\\ln \\Gamma(1+i)} \\le 1", "(\\frac{1}{\\ln \\Gamma(1+i)}, 1)",
+    "\\max(\\frac{1}{\\ln \\Gamma(1+i)}, 1)", "|\\frac{1}{\\ln \\Gamma(1+i)}| \\le 1",
+    "(\\frac{1}{\\ln \\Gamma(1+\\sqrt{-1})}, 1)", "\\arg(\\Gamma(1+i))^2",
+]
+
+
+@pytest.mark.parametrize("reference", ["3", "x \\le 1", "(3, 1)"])
+@pytest.mark.parametrize("answer", COMPLEX_STALLS)
+def test_a_relation_over_a_complex_special_value_is_a_scored_wrong_answer(answer, reference):
+    for completion in (f"<answer>\\boxed{{{answer}}}</answer>", f"The answer is ${answer}$."):
+        reason, passed = in_child(reason_of, completion, reference)
+        assert not passed and reason in ("mismatch", "parse_error"), reason
+
+
+@pytest.mark.parametrize("answer, reference", [
+    ("3+4i", "3+4i"), ("e^{i\\pi/4}", "\\frac{\\sqrt2}{2}(1+i)"), ("x = 3 \\pm 4i", "x = 3+4i, 3-4i"),
+    ("\\Gamma(5)", "24"), ("\\Gamma(x)", "(x-1)!"), ("\\frac{1}{1+i}", "\\frac{1-i}{2}"),
+])
+def test_complex_and_special_values_still_compare(answer, reference):
+    assert in_child(math_verdict, answer, reference) == "ok"

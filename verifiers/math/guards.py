@@ -28,7 +28,7 @@ import re
 import sympy
 from sympy import Basic, MatrixBase, Symbol
 
-__all__ = ["MAX_LOG10", "MAX_NESTING", "MAX_SUM_TERMS", "MAX_TREE_DEPTH", "degree_bound", "log10_bound",
+__all__ = ["MAX_LOG10", "complex_special_function", "MAX_NESTING", "MAX_SUM_TERMS", "MAX_TREE_DEPTH", "degree_bound", "log10_bound",
            "refuse_latex", "too_big"]
 
 MAX_NESTING = 12        # groups inside groups: ( [ { (the tables' answers: at most 4)
@@ -81,6 +81,8 @@ def refuse_latex(latex: str) -> str | None:
         return "too many bars"
     if _COMMAND_RUN_RE.search(latex):
         return "too many commands in a row"
+    if _SPECIAL_RE.search(latex) and _COMPLEX_HINT_RE.search(latex):
+        return "special function of a complex number"  # see complex_special_function
     if _big_binomial(latex):
         return "binomial too large to evaluate"  # latex2sympy evaluates \binom while parsing
     if _costly_matrix(latex):
@@ -88,6 +90,11 @@ def refuse_latex(latex: str) -> str | None:
     return None
 
 
+# a non-elementary function, and something that makes a value complex: latex2sympy builds
+# intervals and relations over them while parsing, before `complex_special_function` can look
+_SPECIAL_RE = re.compile(r"\\(?:Gamma|[dt]?binom|choose|zeta|psi|operatorname|mathrm\{[a-zA-Z]+\}\()|!")
+_COMPLEX_HINT_RE = re.compile(r"(?<![a-zA-Z\\])i(?![a-zA-Z])|\\mathrm\{i\}|\\imath|\\sqrt\s*(?:\[[^\]]*\])?\s*\{\s*-"
+                              r"|\(\s*-[^()]*\)\s*\^")
 _BINOM_RE = re.compile(r"\\[dt]?binom|\\choose")
 _BIG_BINOM_ARG = re.compile(r"\d{5,}|[\^!*]|\\times|\\cdot|\\frac")
 
@@ -307,6 +314,39 @@ def _deeper_than(e: Basic, limit: int) -> bool:
         if depth > limit:
             return True
         stack.extend((a, depth + 1) for a in node.args if isinstance(a, Basic))
+    return False
+
+
+# functions sympy splits into real and imaginary parts in closed form; any other function of a
+# complex argument has unknown parts, and a relation, |.|, max or interval over one makes
+# sympy expand them without end (1/ln(Gamma(1+i)) < 3, arg(Gamma(1+i))^2)
+_COMPLEX_SAFE = (sympy.exp, sympy.log, sympy.sin, sympy.cos, sympy.tan, sympy.cot, sympy.sinh, sympy.cosh,
+                 sympy.tanh, sympy.re, sympy.im, sympy.Abs, sympy.conjugate, sympy.sign)
+
+
+def _complex_valued(e: Basic) -> bool:
+    """Whether `e` may be non-real, from its structure: I, the symbol i, a root of a negative."""
+    for n in sympy.preorder_traversal(e):
+        if n is sympy.I or (isinstance(n, Symbol) and n.name == "i"):
+            return True
+        if isinstance(n, sympy.Pow) and n.args[0].is_Number and n.args[0].is_negative \
+                and not n.args[1].is_Integer:
+            return True
+    return False
+
+
+def complex_special_function(e: Basic | MatrixBase) -> bool:
+    """True when `e` applies a function other than the elementary ones to a possibly complex
+    argument (\\Gamma(1+i), (i)!, \\binom{i}{2}, f(i)): no answer needs one, and sympy
+    can spin forever deciding anything about it."""
+    parts = list(e) if isinstance(e, MatrixBase) else [e]
+    for p in parts:
+        if not isinstance(p, Basic):
+            continue
+        for n in sympy.preorder_traversal(p):
+            if isinstance(n, sympy.Function) and not isinstance(n, _COMPLEX_SAFE) \
+                    and any(_complex_valued(a) for a in n.args if isinstance(a, Basic)):
+                return True
     return False
 
 

@@ -61,11 +61,13 @@ from typing import Any
 import sympy
 from latex2sympy2_extended import latex2sympy
 from math_verify.grader import should_treat_as_complex
+from sympy.core.relational import Relational
+from sympy.logic.boolalg import Boolean
 
 from verifiers.delimiters import strip_math_delimiters
 from verifiers.extract import choice_letter, extract_answer, hedged_alternative
 from verifiers.math.compare import equivalent
-from verifiers.math.guards import refuse_latex, too_big
+from verifiers.math.guards import complex_special_function, refuse_latex, too_big
 from verifiers.math.normalize import Normalized, canonical_text, normalize_answer, text_answer
 from verifiers.score import BadReference, Score
 from verifiers.verifier import Verifier
@@ -211,16 +213,12 @@ def _parse(latex: str) -> tuple[Any, str | None]:
         return None, f"{type(e).__name__}: {str(e).splitlines()[0][:80] if str(e) else ''}"
     if too_big(expr):
         return None, "too large to evaluate"
+    if complex_special_function(expr):
+        return None, "special function of a complex number"
     if complex_ and hasattr(expr, "free_symbols"):
         # latex2sympy leaves i as a symbol; in an answer that reads as complex it is the unit
-        unit = lambda e: e.subs({s: sympy.I for s in e.free_symbols if getattr(s, "name", "") == "i"})  # noqa: E731
         try:
-            if isinstance(expr, sympy.Equality) and isinstance(expr.lhs, sympy.Symbol) and expr.lhs.name != "i":
-                # x = 3 \pm 4i names its values: substituting into the whole equation would let
-                # sympy decide x = {3+4i, 3-4i} to false
-                expr = sympy.Eq(expr.lhs, unit(expr.rhs), evaluate=False)
-            else:
-                expr = unit(expr)
+            expr = _imaginary_unit(expr)
         except (TypeError, ValueError, AttributeError) as e:  # (1, 3+4i) as an interval, max(3+4i, 7)
             return None, f"{type(e).__name__}: {str(e)[:80]}"
     if isinstance(expr, sympy.logic.boolalg.BooleanAtom):
@@ -229,6 +227,21 @@ def _parse(latex: str) -> tuple[Any, str | None]:
         expanded = _expand_pm(latex)
         return _parse(expanded) if expanded is not None else (None, "evaluates to true/false")
     return expr, None
+
+
+def _imaginary_unit(expr: Any) -> Any:
+    """`expr` with the symbol i replaced by the unit I. A relation is rebuilt side by side and
+    never evaluated: `subs` on a whole relation makes sympy decide it (is 2/ln(i!) < 3? it
+    evaluates re and im of 1/log(gamma(1+I)) without end), and decides `x = 3 \\pm 4i` to false."""
+    if not any(getattr(s, "name", "") == "i" for s in getattr(expr, "free_symbols", ())):
+        return expr
+    if isinstance(expr, Relational):
+        return expr.func(_imaginary_unit(expr.lhs), _imaginary_unit(expr.rhs), evaluate=False)
+    if isinstance(expr, Boolean) and not isinstance(expr, sympy.Expr) or isinstance(expr, sympy.Tuple):
+        # And/Or of relations, a tuple of equations: rebuilt from rebuilt parts, unevaluated
+        return expr.func(*(_imaginary_unit(a) for a in expr.args), evaluate=False) \
+            if not isinstance(expr, sympy.Tuple) else sympy.Tuple(*(_imaginary_unit(a) for a in expr.args))
+    return expr.subs({s: sympy.I for s in expr.free_symbols if getattr(s, "name", "") == "i"})
 
 
 _PM_RE = re.compile(r"\\(pm|mp)(?![a-zA-Z])")
