@@ -53,7 +53,9 @@ def brace_partners(text: str) -> dict[int, int]:
     return partner
 
 
-_BRACELESS_RE = re.compile(r"[^\s$]+")
+# one token: a command (\boxed \pi) or up to the next space, $ or backslash, so that a run
+# of brace-less boxes ("\boxed" * 20000) does not match to the end of the text from each one
+_BRACELESS_RE = re.compile(r"\\[a-zA-Z]+|[^\s$\\]+")
 
 
 class Box(NamedTuple):

@@ -155,6 +155,11 @@ ADVERSARIAL = {
     "unbalanced braces": lambda n: "\\boxed{1}" + "{" * n,
     "boxes then an open hedge": lambda n: "\\boxed{5} (or " + " " * n,
     "answer phrase then spaces": lambda n: "The answer is" + " " * n + "x",
+    # a brace-less box's token ran to the end of the text from every box (120 KB: a timeout)
+    "brace-less boxes": lambda n: "\\boxed" * (n // 6),
+    "brace-less fboxes": lambda n: "\\fbox" * (n // 5),
+    "brace-less boxes of a dot": lambda n: "\\boxed." * (n // 7),
+    "brace-less fboxes of a digit": lambda n: "\\fbox1" * (n // 6),
     "mixed openers": lambda n: ("\\( \\[ $ $$ \\boxed{ { ( <answer> " * (n // 32))[:n],
 }
 
