@@ -13,6 +13,7 @@ except the scaling test, which compares two sizes of the same input with a wide 
 from __future__ import annotations
 
 import multiprocessing as mp
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -353,3 +354,48 @@ def test_a_relation_over_a_complex_special_value_is_a_scored_wrong_answer(answer
 ])
 def test_complex_and_special_values_still_compare(answer, reference):
     assert in_child(math_verdict, answer, reference) == "ok"
+
+
+def _nested_subscript(depth: int) -> str:
+    out = "1"
+    for name in "pqrstuvwxyz"[:depth]:
+        out = f"{name}_{{{out}}}"
+    return out
+
+
+PARSER_COSTLY = {
+    # 1,006 characters of subscripts 11 deep: 10 s in the parser (10 ms a character)
+    "nested subscripts, 11 deep": "+".join([_nested_subscript(11)] * 18),
+    "nested subscripts, 6 deep": "+".join([_nested_subscript(6)] * 30),
+    "nested subscripts, 4 deep, bare": "+".join(["a_{b_{c_{d_1}}}"] * 60),
+    # a \pm expanded to about twice its length, past MAX_PARSED_CHARS: 3.7 s
+    "\\pm expansion of 997 characters": "x = \\frac{" + "+".join(["x_{1}"] * 163) + " \\pm 1}{2}",
+}
+
+
+def _parser_inputs(answer: str, reference: str) -> tuple[str, list[str]]:
+    from verifiers.math import verifier
+    seen: list[str] = []
+    real = verifier.latex2sympy
+    verifier.latex2sympy = lambda s, *a, **k: seen.append(s) or real(s, *a, **k)
+    verifier._parse.cache_clear()
+    try:
+        return math(f"\\boxed{{{answer}}}", reference).reason, seen
+    finally:
+        verifier.latex2sympy = real
+
+
+@pytest.mark.parametrize("answer", list(PARSER_COSTLY.values()), ids=list(PARSER_COSTLY))
+def test_no_string_beyond_the_parsers_bounds_reaches_it(answer):
+    from verifiers.math.verifier import MAX_PARSED_CHARS
+    reason, seen = in_child(_parser_inputs, answer, "5")
+    assert reason in ("mismatch", "parse_error")
+    four_deep = re.compile(r"(?:_\{?[a-z0-9]){4}")
+    assert all(len(s) <= MAX_PARSED_CHARS and not four_deep.search(s) for s in seen), [len(s) for s in seen]
+
+
+@pytest.mark.parametrize("answer, reference", [
+    ("x_{n_{k}} + 1", "1 + x_{n_{k}}"), ("a_{1} + a_{2}", "a_2 + a_1"), ("x = 1 \\pm \\sqrt{2}", "x = 1+\\sqrt2, 1-\\sqrt2"),
+])
+def test_subscripts_within_the_bounds_still_compare(answer, reference):
+    assert math_verdict(answer, reference) == "ok"

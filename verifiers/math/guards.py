@@ -4,7 +4,8 @@ A policy under RL pressure learns that a grader can be made to hang, and a hang 
 `timeout`, which trainers leave out: so every answer must end as a verdict, quickly. Two
 layers, both looking at structure only, never computing a value:
 
-- `refuse_latex(latex)`, before parsing: groups nested more than 12 deep (the ANTLR parser's
+- `refuse_latex(latex)`, before parsing: subscripts nested more than 3 deep (x_{y_{z_{w}}}:
+  the parser's time per character grows with their depth), groups nested more than 12 deep (the ANTLR parser's
   time grows steeply with nesting: 39 levels of \\sin( took 5 s), more than 16 `|` (nested
   bars are ambiguous to it: 30 pairs, 9 s), more than 8 commands in a row (\\sin\\sin\\sin...),
   binomials latex2sympy would evaluate while parsing, symbolic matrices it would multiply out.
@@ -32,6 +33,7 @@ __all__ = ["MAX_LOG10", "complex_special_function", "MAX_NESTING", "MAX_SUM_TERM
            "refuse_latex", "too_big"]
 
 MAX_NESTING = 12        # groups inside groups: ( [ { (the tables' answers: at most 4)
+MAX_SUBSCRIPT_NESTING = 3  # x_{y_{z}}: the parser's cost per character grows with it (depth 11: 10 ms)
 MAX_BARS = 16           # | characters: eight absolute values or determinants
 MAX_COMMAND_RUN = 8     # \sin \sin \sin ... x: nesting without brackets
 MAX_CALL_WEIGHT = 48    # function-call parentheses, each weighted by its depth (see refuse_latex)
@@ -56,6 +58,25 @@ def _nesting_depth(s: str) -> int:
     return deepest
 
 
+def _subscript_depth(s: str) -> int:
+    """The deepest nesting of subscripts: x_{y_{z}} and x_{y_z} are 2 deep. Braces count as a
+    subscript level when a `_` opens them; a bare `_z` adds one level for its own token."""
+    stack: list[bool] = []
+    depth = deepest = 0
+    last = ""  # the last character that is not a space: "{" opens a subscript after "_"
+    for c in s:
+        if c == "_":
+            deepest = max(deepest, depth + 1)
+        elif c == "{":
+            stack.append(last == "_")
+            depth += stack[-1]
+        elif c == "}" and stack:
+            depth -= stack.pop()
+        if not c.isspace():
+            last = c
+    return deepest
+
+
 def _call_weight(s: str) -> int:
     """The sum, over the parentheses that follow a name, of their nesting depth: the parser's
     time grows with it (40 copies of \\Gamma(\\Gamma(\\Gamma(x))) took 3 s, 40 of (((x))) 0.04 s)."""
@@ -75,6 +96,8 @@ def refuse_latex(latex: str) -> str | None:
     """Why the parser must not see `latex` (a normalised answer or reference), or None."""
     if _nesting_depth(latex) > MAX_NESTING:
         return "nested too deeply"
+    if _subscript_depth(latex) > MAX_SUBSCRIPT_NESTING:
+        return "subscripts nested too deeply"
     if _call_weight(latex) > MAX_CALL_WEIGHT:
         return "too many nested function calls"
     if latex.count("|") > MAX_BARS:

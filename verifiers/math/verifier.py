@@ -209,7 +209,7 @@ def _parse(latex: str) -> tuple[Any, str | None]:
     except Exception as e:  # noqa: BLE001 - latex2sympy raises bare Exception on syntax errors
         expanded = _expand_pm(latex)
         if expanded is not None:
-            return _parse(expanded)
+            return _parse_expanded(expanded)
         return None, f"{type(e).__name__}: {str(e).splitlines()[0][:80] if str(e) else ''}"
     if too_big(expr):
         return None, "too large to evaluate"
@@ -225,8 +225,16 @@ def _parse(latex: str) -> tuple[Any, str | None]:
         # an equation decided to true/false (i = 0 with i the unit, x = 3 \pm 4i): that is no
         # answer, and false would equal every other false
         expanded = _expand_pm(latex)
-        return _parse(expanded) if expanded is not None else (None, "evaluates to true/false")
+        return _parse_expanded(expanded) if expanded is not None else (None, "evaluates to true/false")
     return expr, None
+
+
+def _parse_expanded(latex: str) -> tuple[Any, str | None]:
+    """`_parse` of a \\pm expansion, which is about twice its source's length: held to the
+    same size limit as every other string the parser sees."""
+    if len(_exact_decimals(latex)) > MAX_PARSED_CHARS:
+        return None, "too long to parse"
+    return _parse(latex)
 
 
 def _imaginary_unit(expr: Any) -> Any:
