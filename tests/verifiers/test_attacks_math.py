@@ -399,3 +399,25 @@ def test_no_string_beyond_the_parsers_bounds_reaches_it(answer):
 ])
 def test_subscripts_within_the_bounds_still_compare(answer, reference):
     assert math_verdict(answer, reference) == "ok"
+
+
+# --- red team round 2: trailing words that change or withdraw the value -----------------------
+
+@pytest.mark.parametrize("words", [
+    "opposite", "twelfths", "millionths", "cube", "square", "fold", "inverted", "negated", "kilo",
+    "grand", "gross", "myriad", "deficit", "debt", "lost", "reversed", "unlikely", "doubtful", "nah",
+    "bogus", "nonsense", "erroneous", "guessed", "never mind", "scratch that", "squared meters off",
+    "per", "cubic", "\\text{ opposite}", "\\text{ never mind}", "\\text{ square}",
+])
+def test_a_trailing_word_that_is_not_a_unit_is_not_dropped(words):
+    sep = "" if words.startswith("\\") else " "
+    assert not math(f"\\boxed{{3{sep}{words}}}", "3").passed
+
+
+@pytest.mark.parametrize("words", [
+    "cm", "apples", "square feet", "cubic meters", "miles per hour", "km per hour", "dollars", "\\text{ hours}",
+    "degrees", "kg", "seconds",
+])
+def test_a_known_unit_is_still_dropped(words):
+    sep = "" if words.startswith("\\") else " "
+    assert math(f"\\boxed{{3{sep}{words}}}", "3").passed

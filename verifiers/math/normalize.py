@@ -9,9 +9,9 @@ the same way for equal answers, and records the things it removed that still mat
     0.\overline{3}, 0.1\overline{6} -> \frac{1}{3}, \frac{1}{6}   (exact)
     30^\circ, 30°, 30\degree     -> 30            (degrees are dropped, never converted)
     50\%, 50 percent             -> 50, percent=True (the caller decides what a percent means)
-    10\text{ cm}, 5 apples, 7 m  -> 10, 5, 7      (a trailing unit after a number; a single
+    10\text{ cm}, 5 apples, 7 m  -> 10, 5, 7      (a trailing unit from `_UNITS`; a single
                                                    letter only in `<number> <letter>`, so
-                                                   x+2c keeps its c)
+                                                   x+2c keeps its c; "3 opposite" keeps its word)
     \sqrt(2), \sqrt2, \frac12    -> \sqrt{2}, \sqrt{2}, \frac{1}{2}
     \dfrac, \left(, \displaystyle, $...$ -> \frac, (, (removed), ...
 
@@ -64,32 +64,38 @@ _UNIT_TEXT_RE = re.compile(
     r"(?<=[\d}).\s])\s*\\(?:text|mbox|mathrm|textrm|rm)\s*\{\s*([a-zA-Z][a-zA-Z .]*)\}(?:\^\s*\{?\d\}?)?\s*$"
 )
 _UNIT_WORDS_RE = re.compile(r"(?<=[\d}])\s+([a-zA-Z]{2,}(?:\s+[a-zA-Z]{2,})*)(?:\^\s*\{?\d\}?)?\s*$")
-_TWO_LETTER_UNITS = {"cm", "mm", "km", "kg", "mg", "ml", "ft", "yd", "mi", "hr", "lb", "oz", "mph",
-                     "kmh", "dm", "sq", "cu", "ms", "ns", "hz", "kw", "mw", "kj", "gb", "mb", "kb"}
 
 
-# Words after a number that change or deny its value, or hedge it: never a unit. "5 million",
-# "2 squared", "5 or seven", "5 wrong", "1 over three" keep their words and so fail to parse.
-_NOT_UNITS = set("""
-    or and but not nor either neither unless except than plus minus times over divided by into
-    squared cubed factorial root roots power powers th st nd rd
-    hundred hundreds thousand thousands million millions billion billions trillion trillions
-    dozen dozens score half halves third thirds quarter quarters fourth fourths fifth fifths
-    sixth sixths seventh sevenths eighth eighths ninth ninths tenth tenths hundredth hundredths
-    thousandth thousandths percent wrong incorrect false true correct right maybe possibly
-    perhaps probably approximately approx about around roughly nearly almost exactly least most
-    more less fewer greater smaller larger bigger higher lower isnt isn aren wasn impossible
-    undefined none yes no only if when else otherwise instead rather minimum maximum
-    negative reciprocal inverse lakh lakhs crore crores quadrillion quintillion tens repeating
-    recurring unsure guess nope invalid mistake ish double triple twice thrice
+# Trailing words dropped as a unit: an allowlist (as math-verify and lighteval strip a known
+# list of units). A denylist of words that change a value could never be complete: "3 opposite",
+# "5 twelfths", "4 inverted", "2 kilo", "7 nah" all passed with it. Nouns that count objects
+# are kept only where the labelled tables need them (apples, eggs, ...): a policy gains nothing
+# from them, they leave the number as it was.
+_UNITS = set("""
+    mm cm dm km nm um meter meters metre metres millimeter millimeters centimeter centimeters
+    kilometer kilometers inch inches ft foot feet yd yard yards mi mile miles
+    mg kg gram grams milligram milligrams kilogram kilograms lb lbs pound pounds oz ounce ounces
+    ton tons tonne tonnes ml liter liters litre litres milliliter milliliters gallon gallons
+    quart quarts pint pints cup cups
+    ms ns sec secs second seconds min mins minute minutes hr hrs hour hours day days week weeks
+    month months year years decade decades century centuries
+    mph kmh kph hz kw mw kj watt watts joule joules volt volts amp amps newton newtons
+    gb mb kb byte bytes bit bits
+    degree degrees deg radian radians rad rads unit units
+    dollar dollars cent cents euro euros yen rupee rupees
+    apples apple eggs egg cookies cookie people persons students marbles candies books pages
+    cars boxes balls coins stamps pencils tickets points times ways
 """.split())
+# a modifier of the unit after it ("square feet", "cubic meters", "km per hour"), never alone
+_UNIT_MODIFIERS = {"square", "sq", "cubic", "cu", "per"}
 
 
 def _unit_words(words: list[str]) -> bool:
-    """Whether these trailing words read as a unit (cm, apples, square feet); number words are
-    added to _NOT_UNITS where they are defined, below."""
-    return all((w in _TWO_LETTER_UNITS or (len(w) >= 3 and w not in _MATH_WORDS))
-               and w not in _NOT_UNITS for w in words)
+    """Whether these trailing words are a known unit, with its modifiers (cm, square feet,
+    miles per hour); any other word may change or withdraw the value, so it is kept."""
+    if not words or words[-1] not in _UNITS:
+        return False
+    return all(w in _UNITS or w in _UNIT_MODIFIERS for w in words)
 
 
 _RELATION_RE = re.compile(r"[<>]|\\(?:le|ge|leq|geq|lt|gt)(?![a-zA-Z])")
@@ -257,7 +263,6 @@ _REALS = {
     "every real number", "any real number", "the set of all real numbers", "all real x",
     "all x", "x is any real number", "x can be any real number",
 }
-_NOT_UNITS |= set(_NUMBER_WORDS) | set(_ORDINALS)  # "5 seven", "3 third": not units
 _EMPTY = {
     "no solution", "no solutions", "no real solution", "no real solutions", "none",
     "empty set", "the empty set", "there is no solution", "there are no solutions",
