@@ -421,3 +421,25 @@ def test_a_trailing_word_that_is_not_a_unit_is_not_dropped(words):
 def test_a_known_unit_is_still_dropped(words):
     sep = "" if words.startswith("\\") else " "
     assert math(f"\\boxed{{3{sep}{words}}}", "3").passed
+
+
+# --- red team round 2: a leading yes/no that the answer takes back ----------------------------
+
+@pytest.mark.parametrize("answer, reference", [
+    ("Yes, nope", "yes"), ("Yes. Nah.", "yes"), ("Yes. On second thought, the contrary holds.", "yes"),
+    ("Yes (jk)", "yes"), ("Yes. Scratch that.", "yes"), ("Yes. Nein.", "yes"), ("Yes, 否", "yes"),
+    ("Yes, never mind", "yes"), ("Yes. Non.", "yes"), ("Yes, нет", "yes"), ("Yes, 不是", "yes"),
+    ("No, yeah", "no"), ("No, yep", "no"), ("No... Affirmative.", "no"), ("No, 是的", "no"), ("No. Ja.", "no"),
+    ("No, oui", "no"), ("No (kidding)", "no"),
+])
+def test_a_yes_or_no_taken_back_is_not_that_answer(answer, reference):
+    assert not math(f"\\boxed{{\\text{{{answer}}}}}", reference).passed
+    assert not math(f"The answer is: {answer}", reference).passed
+
+
+@pytest.mark.parametrize("answer, reference", [
+    ("Yes", "yes"), ("Yes, it is possible.", "yes"), ("No", "no"), ("No, because it is not prime.", "no"),
+    ("No, it cannot be done.", "no"),
+])
+def test_a_plain_yes_or_no_still_passes(answer, reference):
+    assert math(f"\\boxed{{\\text{{{answer}}}}}", reference).passed

@@ -277,6 +277,16 @@ _HEDGING_WORDS = {
     "don't", "dont", "wrong", "incorrect", "actually", "wait", "however", "but", "or", "unless",
     "although", "though", "nor", "neither", "unlikely", "maybe", "perhaps", "possibly", "except",
 }
+# the other polarity, in the major languages, and retractions: after a leading yes/no any of
+# these makes the answer prose ("Yes, nope", "Yes. Nein.", "No... Affirmative.", "Yes (jk)")
+_YES_WORDS = {"yes", "yeah", "yep", "yup", "yea", "aye", "affirmative", "indeed", "ja", "oui", "si", "sí",
+              "sim", "da", "да", "是", "是的", "对", "對", "はい", "네", "예", "evet", "tak", "igen", "haan"}
+_NO_WORDS = {"no", "nope", "nah", "nay", "negative", "false", "nein", "non", "não", "nao", "нет", "net",
+             "否", "不", "不是", "没有", "沒有", "いいえ", "아니요", "아니오", "아니", "hayır", "hayir", "nie",
+             "nee", "nej", "ei", "nem", "nahin", "nahi", "lo"}
+_RETRACTIONS = {"jk", "kidding", "joking", "scratch", "retract", "retracted", "ignore", "disregard",
+                "mind", "contrary", "opposite", "reverse", "reversed", "instead", "otherwise", "thought",
+                "rather", "undo", "revoke", "withdraw", "withdrawn", "correction"}
 # ...of which these agree with a leading "no" ("No, because it is not prime.")
 _NEGATIONS = {"not", "cannot", "can't", "cant", "impossible", "never", "isn't", "isnt", "doesn't",
               "doesnt", "don't", "dont", "wrong", "incorrect", "neither", "nor", "unlikely"}
@@ -306,6 +316,19 @@ def _words(s: str) -> str:
     return re.sub(r"^(?:the|a|an) ", "", s)
 
 
+def takes_back(polarity: str, words: list[str] | str) -> bool:
+    """Whether words after a "yes" or "no" take it back or hedge it: a word of the other
+    polarity in any of the major languages ("Yes, nope", "Yes. Nein.", "No... Affirmative."),
+    a retraction ("Yes (jk)", "scratch that") or a hedge. Negations agree with a "no"."""
+    if isinstance(words, str):
+        words = _words(words).split()
+    is_no = polarity == "no"
+    vetoes = ((_HEDGING_WORDS - _NEGATIONS) | _YES_WORDS if is_no else _HEDGING_WORDS | _NO_WORDS) | _RETRACTIONS
+    other = [o for o in (_YES_WORDS if is_no else _NO_WORDS) if not o.isascii()]
+    return any(x in vetoes or x in _YES_NO and _YES_NO[x] != polarity
+               or not x.isascii() and any(o in x for o in other) for x in words)
+
+
 def text_answer(s: str, leading_yes_no: bool = True) -> tuple[str, bool] | None:
     """A prose answer as (form, is_math): math forms are LaTeX to parse, others canonical words.
 
@@ -327,9 +350,7 @@ def text_answer(s: str, leading_yes_no: bool = True) -> tuple[str, bool] | None:
     if w in _YES_NO:
         return _YES_NO[w], False
     first, *rest = w.split()
-    vetoes = _HEDGING_WORDS - _NEGATIONS if _YES_NO.get(first) == "no" else _HEDGING_WORDS
-    if leading_yes_no and first in _YES_NO and not any(
-            x in vetoes or x in _YES_NO and _YES_NO[x] != _YES_NO[first] for x in rest):
+    if leading_yes_no and first in _YES_NO and not takes_back(_YES_NO[first], rest):
         return _YES_NO[first], False  # "Yes, it is possible." (not "Yes, it is impossible")
     if w in _NUMBER_WORDS:
         return _NUMBER_WORDS[w], True

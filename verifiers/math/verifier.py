@@ -21,7 +21,9 @@ Decisions (each one is a test in tests/verifiers/test_math_answers.py):
   "B and C" or "(A) (B) (C) (D) (E)" picks several and fails a single-letter key).
 - Prose answers ("all real numbers", "no solution", "yes", "second", "five") are mapped to
   their math meaning where they have one (R, the empty set, 2, 5), otherwise compared as
-  canonical lower-case words. A prose answer never matches a non-prose reference.
+  canonical lower-case words. A prose answer never matches a non-prose reference. A leading
+  yes/no counts only when nothing after it (in the answer or the 200 characters that follow
+  it) has the other polarity, in any major language, or takes it back ("Yes. Nein.", "Yes (jk)").
 - Percent: the sign is a unit and is dropped on both sides: 50\% matches 50 and 50\%, but
   not 0.5 or 1/2 (an answer in a different unit than the question asked for).
 - \pm inside a fraction or root, which the parser cannot read (\frac{-1 \pm \sqrt5}{2}),
@@ -68,7 +70,13 @@ from verifiers.delimiters import strip_math_delimiters
 from verifiers.extract import choice_letter, extract_answer, hedged_alternative
 from verifiers.math.compare import equivalent
 from verifiers.math.guards import complex_special_function, refuse_latex, too_big
-from verifiers.math.normalize import Normalized, canonical_text, normalize_answer, text_answer
+from verifiers.math.normalize import (
+    Normalized,
+    canonical_text,
+    normalize_answer,
+    takes_back,
+    text_answer,
+)
 from verifiers.score import BadReference, Score
 from verifiers.verifier import Verifier
 
@@ -436,6 +444,22 @@ def _memo_answer_key(completion: str, words: bool) -> Hashable:
     return ("answer", extract_answer(completion), hedged_alternative(completion, words=words))
 
 
+_TAKE_BACK_CHARS = 200  # the text after a yes/no answer that is read for a retraction
+
+
+def _yes_no_taken_back(completion: str, answer: str) -> bool:
+    """A "yes"/"no" answer that the text right after it takes back: extraction stops at the
+    sentence ("The answer is: Yes. Nein." extracts "Yes"), so the next words are read here."""
+    t = text_answer(answer)
+    if t is None or t[0] not in ("yes", "no"):
+        return False
+    at = completion.rfind(answer)
+    if at < 0:
+        return False
+    tail = completion[at + len(answer): at + len(answer) + _TAKE_BACK_CHARS]
+    return takes_back(t[0], tail)
+
+
 class MathVerifier(Verifier):
     """Extracts the final answer and compares it symbolically with the reference."""
 
@@ -458,6 +482,8 @@ class MathVerifier(Verifier):
             return Score.fail("no_answer", self.name)
         reason = math_verdict(answer, ref)
         if reason == "ok" and not _same_alternative(completion or "", answer):
+            reason = "hedged"
+        if reason == "ok" and _yes_no_taken_back(completion, answer):
             reason = "hedged"
         if reason == "ok":
             return Score(1.0, True, "ok", {self.name: 1.0})
