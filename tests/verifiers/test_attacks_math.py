@@ -443,3 +443,19 @@ def test_a_yes_or_no_taken_back_is_not_that_answer(answer, reference):
 ])
 def test_a_plain_yes_or_no_still_passes(answer, reference):
     assert math(f"\\boxed{{\\text{{{answer}}}}}", reference).passed
+
+
+# --- red team round 2: products read as sums, a decimal without its integer part -------------
+
+@pytest.mark.parametrize("answer", ["2[3]", "2\\{3\\}", "(2)3", "[2]3", "2 [3]", "\\{2\\}3"])
+def test_a_number_next_to_a_bracketed_number_is_a_product(answer):
+    assert math_verdict(answer, "5") == "mismatch"
+    assert math_verdict(answer, "6") == "ok"
+
+
+@pytest.mark.parametrize("answer, reference, verdict", [
+    ("\\frac{1}{3} + ." + "0" * 44 + "1", "\\frac13", "mismatch"),
+    (".5", "\\frac12", "ok"), ("-.25", "-\\frac14", "ok"), ("[2, 3]", "[2, 3]", "ok"), ("(1, 2]", "(1, 2]", "ok"),
+])
+def test_a_decimal_without_its_integer_part_is_exact(answer, reference, verdict):
+    assert in_child(math_verdict, answer, reference) == verdict

@@ -131,10 +131,12 @@ def _strip_unit_words(s: str) -> str:
 
 _PAREN_REPEAT_RE = re.compile(r"(?<![\d.\w])(-?\d*)\.(\d*)\((\d+)\)")  # 0.1(6)
 # Products the parser reads as sums: an integer (not a subscript, exponent or decimal digit)
-# or ")" before "(number)"; an integer, ")" or a whole \binom{a}{b} before \binom. Not
+# or ")" before "(number)", "[number]" or "\\{number\\}" (2[3], 2\\{3\\}: 5 to the parser), a closing
+# bracket before an integer ((2)3); an integer, ")" or a whole \binom{a}{b} before \binom. Not
 # \log_2(8), \sin^{-1}(1), 0.1(6) or the "}" of \sum_{k=0}^{10}.
 _IMPLICIT_PRODUCT_RE = re.compile(
-    r"((?<![\w^_{.\\])\d+|\))\s*(?=\(\s*-?[\d.]+\s*\))"
+    r"((?<![\w^_{.\\])\d+|\)|\]|\\\})\s*(?=\(\s*-?[\d.]+\s*\)|\[\s*-?[\d.]+\s*\]|\\\{\s*-?[\d.]+\s*\\\})"
+    r"|((?:\)|\]|\\\})(?=\s*\d))"
     r"|((?<![\w^_{.\\])\d+|\)|\\[dt]?binom\s*\{[^{}]*\}\s*\{[^{}]*\})\s*(?=\\[dt]?binom(?![a-zA-Z]))")
 # `5 m`, `3 g`, `2 h`: a number and a one-letter unit; not 3 i, 2 e or 5 x
 _NUMBER_LETTER_RE = re.compile(r"^(-?\d+(?:\.\d+)?)\s+[mgshlLKAVWJN]$")
@@ -240,7 +242,7 @@ def normalize_answer(s: str) -> Normalized:
     s = _AND_OR_RE.sub(_list_separator, s) if re.search(r"[\d}]", s) else s
     s = re.sub(r"^\s*=\s*", "", s)  # "= 5"
     # latex2sympy reads 2(3) as 5 and 2\binom{4}{2} as 8: make those products explicit
-    s = _IMPLICIT_PRODUCT_RE.sub(lambda m: (m.group(1) or m.group(2)) + r" \cdot ", s)
+    s = _IMPLICIT_PRODUCT_RE.sub(lambda m: (m.group(1) or m.group(2) or m.group(3)) + r" \cdot ", s)
     s = re.sub(r"\s+", " ", s).strip().rstrip(",;").strip()
     return Normalized(s, percent)
 

@@ -180,7 +180,8 @@ def exact_number(latex: str) -> Fraction | None:
     return None
 
 
-_DECIMAL_RE = re.compile(r"(?<![\d.])(\d+)\.(\d+)(?![\d.])")
+# 2.5, and .5 with no integer part (not after a name or a command: x.5, \\cdot.5 stay as written)
+_DECIMAL_RE = re.compile(r"(?:(?<![\d.])(\d+)|(?<![\w.\\}]))\.(\d+)(?![\d.])")
 
 
 def _exact_decimals(latex: str) -> str:
@@ -189,7 +190,7 @@ def _exact_decimals(latex: str) -> str:
     def frac(m: re.Match) -> str:
         if len(m.group(2)) > 400:
             return m.group(0)
-        return rf"(\frac{{{m.group(1)}{m.group(2)}}}{{1{'0' * len(m.group(2))}}})"
+        return rf"(\frac{{{m.group(1) or ''}{m.group(2)}}}{{1{'0' * len(m.group(2))}}})"
     return _DECIMAL_RE.sub(frac, latex)
 
 
