@@ -459,3 +459,8 @@ def test_a_number_next_to_a_bracketed_number_is_a_product(answer):
 ])
 def test_a_decimal_without_its_integer_part_is_exact(answer, reference, verdict):
     assert in_child(math_verdict, answer, reference) == verdict
+
+
+@pytest.mark.parametrize("answer", ["B...C", "B..C", "B…C", "C...B", "B....C"])
+def test_letters_joined_by_dots_choose_nothing(answer):
+    assert not math(f"<answer>{answer}</answer>", "B").passed

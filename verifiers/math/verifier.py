@@ -95,8 +95,9 @@ _LETTER = r"\(?[A-E]\)?"
 _CHOICE_KEY_RE = re.compile(rf"^ ?{_LETTER}(?: ?(?:,|\band\b) ?{_LETTER})* ?$")
 _LETTER_LIST_RE = re.compile(rf"^ ?{_LETTER}(?:(?: ?[,;] ?| (?:and|or) | ){_LETTER})* ?$")
 _LETTER_VALUE_RE = re.compile(r"^\s*\(([A-E])\)|^\s*([A-E])\s*[.:)]")
-# a letter standing as an option: not inside a word or a name (f(B), AB), nor a decimal-like A.B
-_OPTION_RE = re.compile(r"(?<![\w\\.])(?<!\w\()\(?([A-E])\)?(?![\w(]|\.\w)")
+# a letter standing as an option: not inside a word or a name (f(B), AB), nor joined to another
+# by dots (A.B, B...C, B…C: neither letter is chosen)
+_OPTION_RE = re.compile(r"(?<![\w\\.…])(?<!\w\()\(?([A-E])\)?(?![\w(]|[.…]+\w)")
 _REJECTED_AFTER_RE = re.compile(
     r"\W*(?:is|are|was|would\s+be|seems)?\s*(?:not|never|incorrect|wrong|false|invalid|excluded|"
     r"ruled\s+out|unlikely|maybe|perhaps|possibly)\b|\W*\?", re.IGNORECASE)
