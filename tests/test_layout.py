@@ -19,9 +19,8 @@ MAX_MODULE_LINES = 400  # STYLE.md: a module past ~400 lines is asking to be spl
 # Over budget today, in modules other work was changing when the layout moved (issue #12):
 # phase B splits these. Their budget is their size then, so they cannot grow.
 OVER_BUDGET = {
-    "verifiers/extract.py": 469,
-    "verifiers/math/verifier.py": 485,
-    "verifiers/math/compare.py": 419,
+    "verifiers/extract.py": 415,
+    "verifiers/math/verifier.py": 474,
     "verifiers/runtime/local.py": 432,
     "verifiers/apps/cli.py": 488,
     # sandboxes/ was not part of the verifiers restructuring: split with its next change.

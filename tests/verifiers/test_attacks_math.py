@@ -12,6 +12,7 @@ except the scaling test, which compares two sizes of the same input with a wide 
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import re
 import time
@@ -168,13 +169,20 @@ ADVERSARIAL = {
 def _extraction_cost(text: str) -> float:
     """Seconds for everything the verifier does with a completion: the answer and the hedge
     (what the cache key, run in the service's parent, is made of), and the whole score."""
-    start = time.perf_counter()
-    extract_answer(text)
-    hedged_alternative(text)
-    hedged_alternative(text, words=True)
-    math(text, "5")
-    math(text, "B")  # a multiple-choice key reads the letters too
-    return time.perf_counter() - start
+    # The garbage collector's passes grow with the number of live objects (a box found per
+    # `\\fbox` is one), which is not the extraction's own work: it is paused while timing.
+    gc.collect()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        extract_answer(text)
+        hedged_alternative(text)
+        hedged_alternative(text, words=True)
+        math(text, "5")
+        math(text, "B")  # a multiple-choice key reads the letters too
+        return time.perf_counter() - start
+    finally:
+        gc.enable()
 
 
 @pytest.mark.parametrize("make", list(ADVERSARIAL.values()), ids=list(ADVERSARIAL))
@@ -464,3 +472,16 @@ def test_a_decimal_without_its_integer_part_is_exact(answer, reference, verdict)
 @pytest.mark.parametrize("answer", ["B...C", "B..C", "B…C", "C...B", "B....C"])
 def test_letters_joined_by_dots_choose_nothing(answer):
     assert not math(f"<answer>{answer}</answer>", "B").passed
+
+
+@pytest.mark.parametrize("completion, reference", [
+    ("So the answer is \\boxed{Yes}. It's not hard to see why: every odd n works.", "yes"),
+    ("\\boxed{\\text{Yes}}, since there is no counterexample below 100.", "yes"),
+    ("The answer is: Yes. However, the bound is not tight.", "yes"),
+    ("\\boxed{No}. But note that for n=2 the claim holds.", "no"),
+    ("\\boxed{No}, because 9 is not prime.", "no"),
+])
+def test_an_explanation_after_a_yes_or_no_does_not_take_it_back(completion, reference):
+    # The words after the answer are usually its explanation: negations and "but" inside it
+    # are not a retraction, only a clause that opens with the other answer or a retraction is.
+    assert MathVerifier()(completion, reference).passed

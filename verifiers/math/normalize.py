@@ -9,7 +9,7 @@ the same way for equal answers, and records the things it removed that still mat
     0.\overline{3}, 0.1\overline{6} -> \frac{1}{3}, \frac{1}{6}   (exact)
     30^\circ, 30°, 30\degree     -> 30            (degrees are dropped, never converted)
     50\%, 50 percent             -> 50, percent=True (the caller decides what a percent means)
-    10\text{ cm}, 5 apples, 7 m  -> 10, 5, 7      (a trailing unit from `_UNITS`; a single
+    10\text{ cm}, 5 apples, 7 m  -> 10, 5, 7      (a trailing unit from `units.UNITS`; a single
                                                    letter only in `<number> <letter>`, so
                                                    x+2c keeps its c; "3 opposite" keeps its word)
     \sqrt(2), \sqrt2, \frac12    -> \sqrt{2}, \sqrt{2}, \frac{1}{2}
@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from verifiers.delimiters import strip_math_delimiters
+from verifiers.math.units import unit_words
 
 __all__ = ["Normalized", "canonical_text", "normalize_answer", "text_answer"]
 
@@ -71,33 +72,6 @@ _UNIT_WORDS_RE = re.compile(r"(?<=[\d}])\s+([a-zA-Z]{2,}(?:\s+[a-zA-Z]{2,})*)(?:
 # "5 twelfths", "4 inverted", "2 kilo", "7 nah" all passed with it. Nouns that count objects
 # are kept only where the labelled tables need them (apples, eggs, ...): a policy gains nothing
 # from them, they leave the number as it was.
-_UNITS = set("""
-    mm cm dm km nm um meter meters metre metres millimeter millimeters centimeter centimeters
-    kilometer kilometers inch inches ft foot feet yd yard yards mi mile miles
-    mg kg gram grams milligram milligrams kilogram kilograms lb lbs pound pounds oz ounce ounces
-    ton tons tonne tonnes ml liter liters litre litres milliliter milliliters gallon gallons
-    quart quarts pint pints cup cups
-    ms ns sec secs second seconds min mins minute minutes hr hrs hour hours day days week weeks
-    month months year years decade decades century centuries
-    mph kmh kph hz kw mw kj watt watts joule joules volt volts amp amps newton newtons
-    gb mb kb byte bytes bit bits
-    degree degrees deg radian radians rad rads unit units
-    dollar dollars cent cents euro euros yen rupee rupees
-    apples apple eggs egg cookies cookie people persons students marbles candies books pages
-    cars boxes balls coins stamps pencils tickets points times ways
-""".split())
-# a modifier of the unit after it ("square feet", "cubic meters", "km per hour"), never alone
-_UNIT_MODIFIERS = {"square", "sq", "cubic", "cu", "per"}
-
-
-def _unit_words(words: list[str]) -> bool:
-    """Whether these trailing words are a known unit, with its modifiers (cm, square feet,
-    miles per hour); any other word may change or withdraw the value, so it is kept."""
-    if not words or words[-1] not in _UNITS:
-        return False
-    return all(w in _UNITS or w in _UNIT_MODIFIERS for w in words)
-
-
 _RELATION_RE = re.compile(r"[<>]|\\(?:le|ge|leq|geq|lt|gt)(?![a-zA-Z])")
 
 
@@ -121,10 +95,10 @@ def _strip_unit_words(s: str) -> str:
     """`10 cm`, `5 apples`, `3 square feet` -> the number; `2 xy`, `2 pi` and `5 million` keep
     their words."""
     m = _UNIT_WORDS_RE.search(s)
-    if m is not None and _unit_words(m.group(1).lower().split()):
+    if m is not None and unit_words(m.group(1).lower().split()):
         return s[: m.start()].strip()
     m = _UNIT_TEXT_RE.search(s)
-    if m is not None and _unit_words(re.findall(r"[a-z]+", m.group(1).lower())):
+    if m is not None and unit_words(re.findall(r"[a-z]+", m.group(1).lower())):
         return s[: m.start()].strip()
     return s
 
@@ -329,6 +303,35 @@ def takes_back(polarity: str, words: list[str] | str) -> bool:
     other = [o for o in (_YES_WORDS if is_no else _NO_WORDS) if not o.isascii()]
     return any(x in vetoes or x in _YES_NO and _YES_NO[x] != polarity
                or not x.isascii() and any(o in x for o in other) for x in words)
+
+
+# What takes back a yes/no from the text *after* the answer. That text is usually the
+# explanation ("Yes. It's not hard to see why...", "since there is no counterexample"), so the
+# general hedging words and negations are not read there: only a clause that opens with a word
+# of the other polarity, a hedge or a retraction ("Yes. Nein.", "No... Affirmative.",
+# "Yes (jk)", "Yes. Scratch that."), or a retraction phrase anywhere.
+_CLAUSE_RE = re.compile(r"[.,;:!?()\[\]{}\n\u2014\u2013\u2026\u3002\uff0c\uff1b]+")
+_OPENING_VETOES = {"maybe", "perhaps", "possibly", "idk", "wait", "jk", "kidding", "joking", "scratch",
+                   "retract", "retracted", "disregard", "undo", "revoke", "withdraw", "withdrawn",
+                   "correction"}
+_RETRACTION_PHRASES = re.compile(r"\b(?:just kidding|scratch that|never ?mind|on second thought|"
+                                 r"i take (?:it|that) back|disregard (?:that|this))\b")
+
+
+def taken_back_after(polarity: str, tail: str) -> bool:
+    """Whether the text after a "yes"/"no" answer takes it back (see _OPENING_VETOES)."""
+    if _RETRACTION_PHRASES.search(tail.lower()):
+        return True
+    other = _YES_WORDS if polarity == "no" else _NO_WORDS
+    wide = [o for o in other if not o.isascii()]
+    for clause in _CLAUSE_RE.split(tail):
+        words = _words(clause).split()
+        if not words:
+            continue
+        first = words[0]
+        if first in _OPENING_VETOES or first in other or any(first.startswith(o) for o in wide):
+            return True
+    return False
 
 
 def text_answer(s: str, leading_yes_no: bool = True) -> tuple[str, bool] | None:
