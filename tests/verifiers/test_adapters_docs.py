@@ -9,7 +9,6 @@ import os
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -67,9 +66,8 @@ def _serve_command(section: str, port: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def served():
-    import httpx
 
-    from tests.verifiers.test_server import free_port
+    from tests.verifiers.test_server import free_port, wait_until_serving
 
     port = free_port()
     cmd = _serve_command("Serve over HTTP", port)
@@ -77,17 +75,8 @@ def served():
     proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
     try:
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "verify serve did not start"
-            time.sleep(0.2)
+        wait_until_serving(base, proc, lambda: proc.stderr.read().decode())
         yield base
     finally:
         proc.terminate()

@@ -13,9 +13,8 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
-from contextlib import closing, contextmanager
+from contextlib import closing
 
 import pytest
 
@@ -24,7 +23,7 @@ pytest.importorskip("fastapi")
 uvicorn = pytest.importorskip("uvicorn")
 
 from tests.verifiers.fake_verifiers import JUDGE  # noqa: E402
-from tests.verifiers.test_server import free_port, items  # noqa: E402
+from tests.verifiers.test_server import free_port, items, running_on_port, wait_until_serving  # noqa: E402
 from verifiers import Score  # noqa: E402
 from verifiers.apps.server import RequestLimits, create_app  # noqa: E402
 from verifiers.runtime.local import Outcome, RewardService  # noqa: E402
@@ -35,24 +34,11 @@ get = functools.partial(httpx.get, timeout=60)
 HANG_S = 30  # bounds a hang only; never a performance threshold
 
 
-@contextmanager
 def serving(app, limits):
     """`create_app`'s app on 127.0.0.1 behind uvicorn with the server's connection limits."""
     from verifiers.apps.server import uvicorn_config
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn_config(app, limits, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    return running_on_port(app, lambda a, **options: uvicorn_config(a, limits, **options))
 
 
 def raw(port, data: bytes) -> socket.socket:
@@ -259,16 +245,7 @@ def test_slow_header_flood_leaves_health_answering_fds_bounded_and_the_log_small
     base = f"http://127.0.0.1:{port}"
     slow: list[socket.socket] = []
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, log_path.read_text()[-2000:]
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "verify serve did not start"
-            time.sleep(0.2)
+        wait_until_serving(base, proc, log_path.read_text)
         for _ in range(n_slow):
             s = socket.create_connection(("127.0.0.1", port), timeout=HANG_S)
             s.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n")

@@ -35,11 +35,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_serving(base: str, proc, output) -> None:
+    """Poll `verify serve`'s /health until it answers; fail with `output()` (its log) if the
+    process dies, or after 90 s (a hang guard, not a speed threshold)."""
+    deadline = time.monotonic() + 90
+    while True:
+        assert proc.poll() is None, output()[-2000:]
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "verify serve did not start"
+        time.sleep(0.2)
+
+
 @contextmanager
-def running(app):
-    """A real uvicorn server on 127.0.0.1 in a thread (no signal handlers off the main thread)."""
+def running_on_port(app, config=uvicorn.Config):
+    """A real uvicorn server on 127.0.0.1 in a thread (no signal handlers off the main thread);
+    yields its port. `config(app, **options)` builds its uvicorn configuration."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -47,10 +63,17 @@ def running(app):
         assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield port
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+@contextmanager
+def running(app):
+    """`running_on_port`, yielding the server's base URL."""
+    with running_on_port(app) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")
