@@ -43,7 +43,6 @@ import math
 import os
 import threading
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
@@ -225,7 +224,7 @@ class RewardService(BatchScorer):
         self._objects: LRU[str, bytes] = LRU(SPEC_CACHE_SIZE)  # key -> dill bytes
         self._object_keys = itertools.count(1)
         self._resolve(spec, _Batch({}, {}))  # a bad default spec fails here, not on the first batch
-        self._cache: OrderedDict[bytes, Score] = OrderedDict()
+        self._cache: LRU[bytes, Score] = LRU(cache_size)
         self.stats = {"items": 0, "dispatched": 0, "cache_hits": 0, "answer_hits": 0, "timeouts": 0, "crashes": 0,
                       "workers_replaced": 0}
         self._pool = WorkerPool(self._ctx, self.n_workers, memory_bytes, self.stats)
@@ -332,7 +331,6 @@ class RewardService(BatchScorer):
             d = digest(b"item", key, completions[i], ref_digest)
             hit = self._cache.get(d)
             if hit is not None:
-                self._cache.move_to_end(d)
                 results[i] = Outcome(hit)
                 self.stats["cache_hits"] += 1
                 continue
@@ -350,7 +348,7 @@ class RewardService(BatchScorer):
             items.append(Item("item", key, completions[i], references[i], d, ref_digest, budget))
         self.stats["items"] += n
         self.stats["dispatched"] += len(items)
-        done = self._pool.dispatch(items, batch.blobs, self.timeout_s, self._cached)
+        done = self._pool.dispatch(items, batch.blobs, self.timeout_s, self._cache.get)
         for k, outcome in done.items():
             if outcome.score.reason not in UNSCORED_REASONS:
                 self._remember(items[k].digest, outcome.score)
@@ -382,7 +380,7 @@ class RewardService(BatchScorer):
             unique[d] = len(items)
             owners.append([i])
             items.append(Item("apply", key, c, ref, d, ref_digest))
-        done = self._pool.dispatch(items, batch.blobs, self.timeout_s, self._cached)
+        done = self._pool.dispatch(items, batch.blobs, self.timeout_s, self._cache.get)
         for k, outcome in done.items():
             for i in owners[k]:
                 results[i] = (items[k].value, outcome.error)
@@ -416,17 +414,8 @@ class RewardService(BatchScorer):
                            f"operator's max_item_s of {self.max_item_s:g} s")
         return float(budget)
 
-    def _cached(self, key: bytes) -> Score | None:
-        hit = self._cache.get(key)
-        if hit is not None:
-            self._cache.move_to_end(key)
-        return hit
-
     def _remember(self, key: bytes, score: Score) -> None:
         if self.cache_size <= 0:
             return
-        self._cache[key] = score
-        self._cache.move_to_end(key)
-        if len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+        self._cache.put(key, score)
 
